@@ -11,6 +11,7 @@ find_package(spdlog REQUIRED)
 find_package(fmt REQUIRED)
 find_package(PNG REQUIRED)
 find_package(JPEG REQUIRED)
+find_package(ICU REQUIRED COMPONENTS uc)  # CLIP tokenizer: NFC, Unicode classes, lowercase
 pkg_check_modules(WEBP REQUIRED IMPORTED_TARGET libwebp)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)

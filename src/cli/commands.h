@@ -6,5 +6,15 @@
 namespace sdxl::cli {
 
 void AddVersionCommand(CLI::App& app, CliContext& ctx, Action* run);
+void AddTokenizeCommand(CLI::App& app, CliContext& ctx, Action* run);
+// S3 commands (cmd_mb.cc, cmd_ls.cc, cmd_cp.cc, cmd_rm.cc, cmd_presign.cc).
+void AddMbCommand(CLI::App& app, CliContext& ctx, Action* run);
+void AddLsCommand(CLI::App& app, CliContext& ctx, Action* run);
+void AddCpCommand(CLI::App& app, CliContext& ctx, Action* run);
+void AddRmCommand(CLI::App& app, CliContext& ctx, Action* run);
+void AddPresignCommand(CLI::App& app, CliContext& ctx, Action* run);
+#ifdef SDXL_HAVE_PREPARE
+void AddPrepareModelCommand(CLI::App& app, CliContext& ctx, Action* run);
+#endif
 
 }  // namespace sdxl::cli

@@ -28,6 +28,15 @@ int main(int argc, char** argv) {
 
   Action run;
   AddVersionCommand(app, ctx, &run);
+  AddTokenizeCommand(app, ctx, &run);
+  AddMbCommand(app, ctx, &run);
+  AddLsCommand(app, ctx, &run);
+  AddCpCommand(app, ctx, &run);
+  AddRmCommand(app, ctx, &run);
+  AddPresignCommand(app, ctx, &run);
+#ifdef SDXL_HAVE_PREPARE
+  AddPrepareModelCommand(app, ctx, &run);
+#endif
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,54 @@
+// `sdxl-tigris rm s3://BUCKET/KEY [--recursive]`: deletes an object, or every object under a
+// prefix (batched DeleteObjects).
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/s3_flags.h"
+
+namespace sdxl::cli {
+
+void AddRmCommand(CLI::App& app, CliContext& ctx, Action* run) {
+  auto* cmd = app.add_subcommand("rm", "Delete objects: rm s3://BUCKET/KEY [--recursive]");
+  struct Args {
+    std::string target;
+    bool recursive = false;
+    S3Flags s3;
+  };
+  auto args = std::make_shared<Args>();
+  cmd->add_option("location", args->target, "s3://BUCKET/KEY (or prefix with --recursive)")
+      ->required();
+  cmd->add_flag("-r,--recursive", args->recursive, "Delete every object under the prefix");
+  AddS3Flags(cmd, &args->s3);
+  cmd->callback([run, args, &ctx] {
+    *run = [args, &ctx]() -> int {
+      auto url = ParseS3Url(args->target, "location");
+      if (!url.ok()) return ReportStatus(url.status());
+      if (url->key.empty() && !args->recursive) {
+        return ReportStatus(core::InvalidArgument(
+            "rm needs s3://BUCKET/KEY; to empty a bucket or prefix add --recursive"));
+      }
+      auto config = LoadS3Config(ctx, args->s3);
+      if (!config.ok()) return ReportStatus(config.status());
+      auto store = OpenBucket(*config, url->bucket);
+      if (!store.ok()) return ReportStatus(store.status());
+      if (!args->recursive) {
+        core::Status st = (*store)->Delete(url->key);
+        if (!st.ok()) return ReportStatus(st);
+        if (!ctx.quiet) std::printf("delete: s3://%s/%s\n", url->bucket.c_str(), url->key.c_str());
+        return 0;
+      }
+      auto objects = (*store)->List(url->key);
+      if (!objects.ok()) return ReportStatus(objects.status());
+      std::vector<std::string> keys;
+      for (const auto& o : *objects) keys.push_back(o.key);
+      core::Status st = (*store)->DeleteMany(keys);
+      if (!st.ok()) return ReportStatus(st);
+      if (!ctx.quiet) {
+        for (const auto& k : keys) std::printf("delete: s3://%s/%s\n", url->bucket.c_str(), k.c_str());
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace sdxl::cli

@@ -1,0 +1,52 @@
+#pragma once
+// Shared plumbing of the S3 subcommands (mb, ls, cp, rm, presign): the connection flags every one
+// of them takes, resolving S3Config from the environment plus those flags, opening a bucket-rooted
+// store for an s3:// URL, and the SIGINT/SIGTERM flag that cancels transfers.
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "cli/command.h"
+#include "storage/object_store.h"
+#include "storage/s3_config.h"
+#include "storage/transfer.h"
+
+namespace sdxl::cli {
+
+struct S3Flags {
+  std::string endpoint_url;
+  std::string region;
+  std::string profile;
+  std::string addressing_style;  // auto|virtual|path
+};
+
+struct TransferFlags {
+  int concurrency = 0;     // 0: storage default
+  std::string part_size;   // "16MiB", "8M", "1048576"; empty: default
+};
+
+void AddS3Flags(CLI::App* cmd, S3Flags* flags);
+void AddTransferFlags(CLI::App* cmd, TransferFlags* flags);
+
+core::Result<storage::S3Config> LoadS3Config(const CliContext& ctx, const S3Flags& flags);
+
+// "s3://bucket/key" -> {bucket, key}; anything else is an error naming `what`.
+struct S3Url {
+  std::string bucket;
+  std::string key;
+};
+core::Result<S3Url> ParseS3Url(std::string_view text, std::string_view what);
+
+// A store rooted at the bucket (keys are full keys).
+core::Result<std::unique_ptr<storage::ObjectStore>> OpenBucket(const storage::S3Config& config,
+                                                               const std::string& bucket);
+
+core::Result<storage::TransferOptions> MakeTransferOptions(const TransferFlags& flags);
+// "16MiB" / "16M" / "16m" / "1G" / "4096" -> bytes.
+core::Result<std::uint64_t> ParseByteSize(std::string_view text);
+
+// Installs SIGINT/SIGTERM handlers that set the returned flag (a second signal kills at once).
+const std::atomic<bool>* InstallCancelOnSignal();
+
+}  // namespace sdxl::cli

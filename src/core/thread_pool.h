@@ -1,0 +1,49 @@
+#pragma once
+// ThreadPool: a fixed set of owned worker threads running submitted tasks from a bounded queue.
+//
+// Thread-safe: Submit() and Wait() may be called from any thread. Submit() blocks while the queue
+// is full (bounded memory). Tasks must not throw; they report failures through their own state.
+// The destructor waits for queued tasks to finish and joins every thread.
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sdxl::core {
+
+class ThreadPool {
+ public:
+  // `threads` >= 1 workers; at most `max_queued` tasks wait (0 = 4 * threads).
+  explicit ThreadPool(std::size_t threads, std::size_t max_queued = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  void Submit(std::function<void()> task);
+  // Blocks until every submitted task has finished.
+  void Wait();
+  std::size_t size() const { return workers_.size(); }
+
+ private:
+  void Run();
+
+  std::mutex mu_;
+  std::condition_variable work_cv_;   // workers wait for tasks
+  std::condition_variable space_cv_;  // submitters wait for queue space
+  std::condition_variable idle_cv_;   // Wait() waits for in-flight == 0
+  std::deque<std::function<void()>> queue_;
+  std::size_t max_queued_;
+  std::size_t in_flight_ = 0;  // queued + running
+  bool stop_ = false;
+  std::vector<std::thread> workers_;
+};
+
+// Runs fn(i) for i in [0, n) on `threads` threads (the caller's thread included), each worker
+// taking the next index until none is left. Returns when all calls have finished.
+void ParallelFor(std::size_t n, std::size_t threads, const std::function<void(std::size_t)>& fn);
+
+}  // namespace sdxl::core

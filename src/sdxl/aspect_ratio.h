@@ -1,0 +1,27 @@
+#pragma once
+// The seed template's aspect ratios (1:1, 16:9, 21:9, 3:2, 2:3, 4:5, 5:4, 9:16, 9:21, 4:3, 3:4).
+//
+// Each named ratio has a base size (e.g. 16:9 -> 1408x832); it is scaled so the longer side is
+// `long_side` (1024 for SDXL) and each side rounded down to a multiple of 32, as the template does.
+// Pure functions, thread-safe.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace sdxl::sdxl {
+
+struct ImageSize {
+  int width = 0;
+  int height = 0;
+};
+
+// InvalidArgument (listing the accepted names) for an unknown ratio.
+[[nodiscard]] core::Result<ImageSize> SizeForAspectRatio(std::string_view ratio,
+                                                         int long_side = 1024);
+// The accepted names, in the template's order.
+std::vector<std::string> AspectRatioNames();
+
+}  // namespace sdxl::sdxl

@@ -1,0 +1,62 @@
+#pragma once
+// Loading a LibTorch module's parameters and buffers from safetensors files by key name.
+//
+// Modules in src/sdxl register their submodules under the diffusers/transformers names, so the
+// state dict key `text_model.encoder.layers.0.self_attn.q_proj.weight` is both the checkpoint key
+// and the module path. Loading is a lookup plus a shape check; every tensor is converted from its
+// stored dtype (F32/F16/BF16) to the target dtype and device. Nothing is half-loaded on error:
+// all keys and shapes are checked before any parameter is written.
+//
+// Not thread-safe with respect to `module` (it is written); the files are only read.
+
+#include "sdxl/torch_pch.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace sdxl::sdxl {
+
+struct ModuleLoadOptions {
+  torch::Dtype dtype = torch::kFloat32;  // target dtype of floating-point tensors
+  torch::Device device = torch::kCPU;
+  // Keys in the files that are not in the module are an error unless they match one of these
+  // suffixes (e.g. "embeddings.position_ids", a buffer old transformers versions saved).
+  std::vector<std::string> ignore_unexpected_suffixes = {"position_ids"};
+  // Module keys missing from the files are an error unless listed here (exact names).
+  std::vector<std::string> allow_missing;
+  // File key prefixes renamed before lookup, e.g. {"embeddings.", "text_model.embeddings."} for
+  // transformers 5.x CLIPTextModel files, which drop the "text_model." prefix.
+  std::vector<std::pair<std::string, std::string>> file_prefix_renames;
+};
+
+struct ModuleLoadReport {
+  size_t tensors_loaded = 0;
+  uint64_t bytes_read = 0;                  // bytes of tensor data read from the files
+  std::vector<std::string> ignored_unexpected;  // file keys skipped by ignore_unexpected_suffixes
+};
+
+// The safetensors files of a diffusers/transformers component folder (e.g. `text_encoder/`):
+// `model.safetensors` or `diffusion_pytorch_model.safetensors`, the `.<variant>.safetensors`
+// file when `variant` is set ("fp16"), or every shard named by a `*.safetensors.index.json`.
+// Errors say which file names were looked for.
+core::Result<std::vector<std::filesystem::path>> FindComponentWeights(
+    const std::filesystem::path& component_dir, const std::string& variant = "");
+
+// Loads every parameter and buffer of `module` from `files`. On any missing key, unexpected key
+// or shape mismatch, returns InvalidArgument listing (up to 20 of) each kind and leaves the
+// module untouched.
+core::Result<ModuleLoadReport> LoadModuleWeights(torch::nn::Module& module,
+                                                 const std::vector<std::filesystem::path>& files,
+                                                 const ModuleLoadOptions& options = {});
+
+// Same as LoadModuleWeights, from tensors already in memory (name -> tensor, any float dtype).
+core::Result<ModuleLoadReport> LoadModuleState(torch::nn::Module& module,
+                                               const std::map<std::string, torch::Tensor>& tensors,
+                                               const ModuleLoadOptions& options = {});
+
+}  // namespace sdxl::sdxl

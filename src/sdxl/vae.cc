@@ -1,0 +1,160 @@
+#include "sdxl/vae.h"
+
+#include <map>
+
+#include "sdxl/module_loader.h"
+#include "weights/safetensors.h"
+
+namespace sdxl::sdxl {
+
+VaeDecoderImpl::VaeDecoderImpl(const VaeConfig& c) : config_(c) {
+  const auto& boc = c.block_out_channels;
+  const int n = static_cast<int>(boc.size());
+  const int groups = c.norm_num_groups;
+  constexpr double kEps = 1e-6;
+  if (c.use_post_quant_conv) {
+    post_quant_conv_ = register_module("post_quant_conv",
+                                       MakeConv(c.latent_channels, c.latent_channels, 1, 1, 0));
+  }
+  auto dec = register_module("decoder", std::make_shared<torch::nn::Module>());
+  conv_in_ = dec->register_module("conv_in", MakeConv(c.latent_channels, boc.back(), 3));
+
+  auto mid = dec->register_module("mid_block", std::make_shared<torch::nn::Module>());
+  auto mres = mid->register_module("resnets", torch::nn::ModuleList());
+  mid_resnet0_ = ResnetBlock2D(boc.back(), boc.back(), 0, groups, kEps);
+  mid_resnet1_ = ResnetBlock2D(boc.back(), boc.back(), 0, groups, kEps);
+  mres->push_back(mid_resnet0_);
+  mres->push_back(mid_resnet1_);
+  if (c.mid_block_add_attention) {
+    auto matt = mid->register_module("attentions", torch::nn::ModuleList());
+    mid_attention_ = Attention(AttentionOptions{.query_dim = boc.back(),
+                                                .cross_attention_dim = 0,
+                                                .heads = 1,
+                                                .dim_head = boc.back(),
+                                                .bias = true,
+                                                .norm_num_groups = groups,
+                                                .norm_eps = kEps,
+                                                .residual_connection = true});
+    matt->push_back(mid_attention_);
+  }
+
+  auto ups = dec->register_module("up_blocks", torch::nn::ModuleList());
+  std::vector<int> rboc(boc.rbegin(), boc.rend());
+  int out_ch = rboc[0];
+  for (int i = 0; i < n; ++i) {
+    const int prev = out_ch;
+    out_ch = rboc[i];
+    auto block = std::make_shared<torch::nn::Module>();
+    auto res = block->register_module("resnets", torch::nn::ModuleList());
+    std::vector<ResnetBlock2D> level;
+    for (int j = 0; j < c.layers_per_block + 1; ++j) {
+      ResnetBlock2D r(j == 0 ? prev : out_ch, out_ch, 0, groups, kEps);
+      res->push_back(r);
+      level.push_back(r);
+    }
+    Upsample2D up{nullptr};
+    if (i != n - 1) {
+      auto us = block->register_module("upsamplers", torch::nn::ModuleList());
+      up = Upsample2D(out_ch);
+      us->push_back(up);
+    }
+    ups->push_back(block);
+    up_resnets_.push_back(std::move(level));
+    upsamplers_.push_back(up);
+  }
+  conv_norm_out_ = dec->register_module(
+      "conv_norm_out", torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, boc[0]).eps(kEps)));
+  conv_out_ = dec->register_module("conv_out", MakeConv(boc[0], c.out_channels, 3));
+}
+
+torch::Tensor VaeDecoderImpl::forward(const torch::Tensor& z_in) {
+  auto z = post_quant_conv_ ? post_quant_conv_(z_in) : z_in;  // (B, C, h, w)
+  auto x = conv_in_(z);                                        // (B, boc[-1], h, w)
+  x = mid_resnet0_(x, torch::Tensor());
+  if (mid_attention_) x = mid_attention_(x);
+  x = mid_resnet1_(x, torch::Tensor());
+  for (size_t i = 0; i < up_resnets_.size(); ++i) {
+    for (auto& r : up_resnets_[i]) x = r(x, torch::Tensor());
+    if (upsamplers_[i]) x = upsamplers_[i](x);  // x2 spatially
+  }
+  return conv_out_(torch::silu(conv_norm_out_(x)));  // (B, out, H, W)
+}
+
+torch::Tensor Vae::Decode(const torch::Tensor& latents) {
+  const auto& c = decoder->config();
+  auto z = latents.to(dtype);
+  if (!c.latents_mean.empty() && !c.latents_std.empty()) {
+    const auto n = static_cast<int64_t>(c.latents_mean.size());
+    auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+    auto mean = torch::tensor(c.latents_mean, opts).view({1, n, 1, 1}).to(z.device(), z.scalar_type());
+    auto stdv = torch::tensor(c.latents_std, opts).view({1, n, 1, 1}).to(z.device(), z.scalar_type());
+    z = z * stdv / c.scaling_factor + mean;
+  } else {
+    z = z / c.scaling_factor;
+  }
+  if (c.shift_factor) z = z + *c.shift_factor;
+  return decoder->forward(z);
+}
+
+std::string CanonicalVaeKey(const std::string& key) {
+  static const std::map<std::string, std::string> kLegacy = {
+      {".query.", ".to_q."}, {".key.", ".to_k."}, {".value.", ".to_v."}, {".proj_attn.", ".to_out.0."}};
+  std::string k = key;
+  if (k.rfind("decoder.mid_block.attentions.", 0) == 0) {
+    for (const auto& [from, to] : kLegacy) {
+      auto pos = k.find(from);
+      if (pos != std::string::npos) k.replace(pos, from.size(), to);
+    }
+  }
+  return k;
+}
+
+core::Result<Vae> LoadVae(const std::filesystem::path& dir, const ModelLoadOptions& options) {
+  SDXL_ASSIGN_OR_RETURN(auto config, LoadVaeConfig(dir));
+  SDXL_ASSIGN_OR_RETURN(auto files, FindComponentWeights(dir, options.variant));
+  try {
+    Vae vae;
+    vae.decoder = VaeDecoder(config);
+    vae.decoder->eval();
+    // diffusers upcasts to float32 only for float16 (bfloat16 has float32's range).
+    vae.dtype = (options.dtype == torch::kFloat16 && config.force_upcast) ? torch::kFloat32
+                                                                          : options.dtype;
+    // Read the decoder's tensors (renaming legacy keys; skipping the encoder) into memory, then
+    // load by name with the shared shape checks.
+    std::map<std::string, torch::Tensor> state;
+    for (const auto& file : files) {
+      SDXL_ASSIGN_OR_RETURN(auto st, weights::SafetensorsFile::Open(file));
+      for (const auto& info : st.header().tensors()) {
+        if (info.name.rfind("encoder.", 0) == 0 || info.name.rfind("quant_conv.", 0) == 0) continue;
+        torch::Dtype dt;
+        switch (info.dtype) {
+          case weights::DType::kF32: dt = torch::kFloat32; break;
+          case weights::DType::kF16: dt = torch::kFloat16; break;
+          case weights::DType::kBF16: dt = torch::kBFloat16; break;
+          default:
+            return core::InvalidArgument(file.string() + ": tensor " + info.name +
+                                         " has an unsupported dtype (expected F32/F16/BF16)");
+        }
+        std::vector<int64_t> shape(info.shape.begin(), info.shape.end());
+        auto data = st.Data(info);
+        auto t = torch::from_blob(const_cast<std::byte*>(data.data()), shape,
+                                  torch::TensorOptions().dtype(dt))
+                     .clone();
+        // Legacy checkpoints store the attention projections as 1x1 convs (C, C, 1, 1).
+        std::string key = CanonicalVaeKey(info.name);
+        if (key != info.name && t.dim() == 4) t = t.flatten(1);
+        state.emplace(std::move(key), std::move(t));
+      }
+    }
+    ModuleLoadOptions lo;
+    lo.dtype = vae.dtype;
+    lo.device = options.device;
+    SDXL_ASSIGN_OR_RETURN(auto report, LoadModuleState(*vae.decoder, state, lo));
+    (void)report;
+    return vae;
+  } catch (const std::exception& e) {
+    return core::Internal("building the VAE from " + dir.string() + " failed: " + e.what());
+  }
+}
+
+}  // namespace sdxl::sdxl

@@ -1,0 +1,505 @@
+#include "storage/transfer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "storage/local_object_store.h"
+
+namespace sdxl::storage {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr std::uint64_t kMinPart = 5 * kMiB;
+constexpr std::uint64_t kMaxParts = 10000;
+
+core::Status ErrnoStatus(const std::string& what, int err) {
+  const std::string msg = what + ": " + std::strerror(err);
+  if (err == ENOSPC) return core::Status(core::Code::kUnavailable, msg + " (free some disk space)");
+  if (err == EACCES || err == EPERM) return core::PermissionDenied(msg);
+  if (err == ENOENT) return core::NotFound(msg);
+  return core::Status(core::Code::kUnavailable, msg);
+}
+
+// Shared state of one transfer: first error wins and stops everyone; the user's cancel flag is
+// mirrored into `stop` by a watcher so blocked requests notice it too.
+class Run {
+ public:
+  explicit Run(const TransferOptions& o) : options_(o) {
+    if (o.cancel != nullptr) {
+      watcher_ = std::thread([this] {
+        std::unique_lock<std::mutex> lock(watch_mu_);
+        while (!done_) {
+          if (options_.cancel->load()) {
+            stop_.store(true);
+            break;
+          }
+          watch_cv_.wait_for(lock, std::chrono::milliseconds(20));
+        }
+      });
+    }
+  }
+  ~Run() {
+    {
+      std::lock_guard<std::mutex> lock(watch_mu_);
+      done_ = true;
+    }
+    watch_cv_.notify_all();
+    if (watcher_.joinable()) watcher_.join();
+  }
+
+  const std::atomic<bool>* stop_flag() const { return &stop_; }
+  bool stopped() const { return stop_.load(std::memory_order_relaxed); }
+  bool user_cancelled() const { return options_.cancel != nullptr && options_.cancel->load(); }
+  void Fail(core::Status st) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_.ok() && st.code() != core::Code::kCancelled) error_ = std::move(st);
+    stop_.store(true);
+  }
+  core::Status Final() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!error_.ok()) return error_;
+    if (user_cancelled() || stop_.load()) return core::Cancelled("interrupted; nothing partial was kept");
+    return core::Status::Ok();
+  }
+  void Progress(std::uint64_t n) const {
+    if (options_.on_progress) options_.on_progress(n);
+  }
+
+ private:
+  const TransferOptions& options_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  core::Status error_;
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  bool done_ = false;
+  std::thread watcher_;
+};
+
+// Runs `body(worker, index)` for index in [0, n) on `threads` owned threads.
+template <typename Body>
+void RunWorkers(std::size_t n, int threads, Run& run, Body body) {
+  const std::size_t count = std::clamp<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), 1,
+                                                    std::max<std::size_t>(n, 1));
+  std::atomic<std::size_t> next{0};
+  std::vector<std::thread> pool;
+  pool.reserve(count);
+  for (std::size_t w = 0; w < count; ++w) {
+    pool.emplace_back([&, w] {
+      for (std::size_t i = next.fetch_add(1); i < n && !run.stopped(); i = next.fetch_add(1)) {
+        body(w, i);
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+}
+
+core::Status CheckRelativeKey(std::string_view rel, std::string_view full_key) {
+  if (rel.empty()) return core::InvalidArgument("object \"" + std::string(full_key) + "\" maps to an empty file name");
+  size_t start = 0;
+  while (start <= rel.size()) {
+    size_t end = rel.find('/', start);
+    if (end == std::string_view::npos) end = rel.size();
+    const std::string_view seg = rel.substr(start, end - start);
+    if (seg.empty() || seg == "." || seg == "..") {
+      return core::InvalidArgument("object key \"" + std::string(full_key) +
+                                   "\" would escape or collapse the destination directory; "
+                                   "refusing to download it");
+    }
+    start = end + 1;
+  }
+  return core::Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Downloads
+
+struct DownloadItem {
+  ObjectInfo info;
+  fs::path dest;
+  fs::path tmp;
+  std::mutex mu;
+  int fd = -1;
+  bool opened = false;
+  std::size_t remaining = 0;  // ranges not yet written
+  bool done = false;
+};
+
+struct DownloadTask {
+  std::size_t item;
+  ByteRange range;
+};
+
+core::Status OpenTemp(DownloadItem& item) {
+  std::error_code ec;
+  if (item.dest.has_parent_path()) fs::create_directories(item.dest.parent_path(), ec);
+  if (ec) {
+    return ErrnoStatus("cannot create directory " + item.dest.parent_path().string(), ec.value());
+  }
+  item.tmp = TempPathFor(item.dest);
+  item.fd = ::open(item.tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (item.fd < 0) return ErrnoStatus("cannot create " + item.tmp.string(), errno);
+  item.opened = true;
+  if (item.info.size > 0) {
+    // Reserve the blocks up front (fails fast on a full disk); fall back to a sparse file.
+    int rc = ::posix_fallocate(item.fd, 0, static_cast<off_t>(item.info.size));
+    if (rc == ENOSPC) return ErrnoStatus("cannot reserve space for " + item.dest.string(), rc);
+    if (rc != 0 && ::ftruncate(item.fd, static_cast<off_t>(item.info.size)) != 0) {
+      return ErrnoStatus("cannot size " + item.tmp.string(), errno);
+    }
+  }
+  return core::Status::Ok();
+}
+
+core::Status FinishItem(DownloadItem& item) {
+  struct stat st{};
+  if (::fstat(item.fd, &st) != 0) return ErrnoStatus("cannot stat " + item.tmp.string(), errno);
+  if (static_cast<std::uint64_t>(st.st_size) != item.info.size) {
+    return core::DataLoss(item.dest.string() + ": downloaded size " + std::to_string(st.st_size) +
+                          " differs from the object's " + std::to_string(item.info.size));
+  }
+  const int fd = item.fd;
+  item.fd = -1;
+  if (::close(fd) != 0) return ErrnoStatus("cannot write " + item.tmp.string(), errno);
+  if (::rename(item.tmp.c_str(), item.dest.c_str()) != 0) {
+    return ErrnoStatus("cannot rename " + item.tmp.string() + " to " + item.dest.string(), errno);
+  }
+  item.done = true;
+  return core::Status::Ok();
+}
+
+core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectInfo> objects,
+                                        std::vector<fs::path> dests,
+                                        const TransferOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::uint64_t part = std::max<std::uint64_t>(options.part_size, 64 * 1024);
+  std::vector<std::unique_ptr<DownloadItem>> items;
+  std::vector<DownloadTask> tasks;
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < objects.size(); ++i) {
+    if (!options.overwrite && fs::exists(dests[i])) {
+      return core::Status(core::Code::kAlreadyExists,
+                          dests[i].string() + " already exists; remove it or allow overwriting");
+    }
+    auto item = std::make_unique<DownloadItem>();
+    item->info = std::move(objects[i]);
+    item->dest = std::move(dests[i]);
+    auto ranges = PlanRanges(item->info.size, part);
+    item->remaining = ranges.size();
+    for (const auto& r : ranges) tasks.push_back({i, r});
+    total += item->info.size;
+    items.push_back(std::move(item));
+  }
+  if (options.on_total) options.on_total(total);
+
+  Run run(options);
+  RunWorkers(tasks.size(), options.concurrency, run, [&](std::size_t, std::size_t t) {
+    DownloadItem& item = *items[tasks[t].item];
+    const ByteRange range = tasks[t].range;
+    {
+      std::lock_guard<std::mutex> lock(item.mu);
+      if (!item.opened) {
+        core::Status st = OpenTemp(item);
+        if (!st.ok()) return run.Fail(st);
+      }
+      if (item.fd < 0) return;  // the item already failed
+    }
+    const int fd = item.fd;
+    std::uint64_t pos = range.offset;
+    core::Status write_error;
+    ChunkSink sink = [&](std::string_view chunk) {
+      std::size_t done = 0;
+      while (done < chunk.size()) {
+        const ssize_t n = ::pwrite(fd, chunk.data() + done, chunk.size() - done,
+                                   static_cast<off_t>(pos + done));
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          write_error = ErrnoStatus("cannot write " + item.tmp.string(), errno);
+          return false;
+        }
+        done += static_cast<std::size_t>(n);
+      }
+      pos += chunk.size();
+      run.Progress(chunk.size());
+      return true;
+    };
+    ReadOptions ro;
+    ro.if_match = item.info.etag;
+    ro.cancel = run.stop_flag();
+    ro.max_attempts = options.max_attempts;
+    core::Status st = range.length == 0
+                          ? core::Status::Ok()
+                          : store.GetRange(item.info.key, range.offset, range.length, sink, ro);
+    if (!write_error.ok()) return run.Fail(write_error);
+    if (!st.ok()) return run.Fail(st);
+    if (pos != range.offset + range.length) {
+      return run.Fail(core::DataLoss(store.DescribeKey(item.info.key) + ": range at " +
+                                     std::to_string(range.offset) + " came back short"));
+    }
+    std::lock_guard<std::mutex> lock(item.mu);
+    if (--item.remaining == 0) {
+      core::Status fst = FinishItem(item);
+      if (!fst.ok()) run.Fail(fst);
+    }
+  });
+
+  // Whatever did not finish leaves no trace: close and delete its temporary file.
+  for (auto& item : items) {
+    if (item->fd >= 0) ::close(item->fd);
+    if (item->opened && !item->done) ::unlink(item->tmp.c_str());
+  }
+  SDXL_RETURN_IF_ERROR(run.Final());
+  TransferStats stats;
+  stats.bytes = total;
+  stats.objects = items.size();
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return stats;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Uploads
+
+struct UploadItem {
+  fs::path source;
+  std::string key;
+  std::uint64_t size = 0;
+  struct timespec mtime{};
+  std::uint64_t part_size = 0;
+  bool multipart = false;
+  std::mutex mu;
+  std::string upload_id;
+  bool create_failed = false;
+  std::vector<PartInfo> parts;
+  std::size_t remaining = 0;
+  bool done = false;
+};
+
+struct UploadTask {
+  std::size_t item;
+  std::size_t part;  // 0-based
+};
+
+core::Status ReadExactly(int fd, char* out, std::uint64_t offset, std::uint64_t length,
+                         const fs::path& path) {
+  std::uint64_t done = 0;
+  while (done < length) {
+    const ssize_t n = ::pread(fd, out + done, length - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("cannot read " + path.string(), errno);
+    }
+    if (n == 0) return core::DataLoss(path.string() + " shrank while it was uploaded; run again");
+    done += static_cast<std::uint64_t>(n);
+  }
+  return core::Status::Ok();
+}
+
+core::Status CheckUnchanged(const UploadItem& item) {
+  struct stat st{};
+  if (::stat(item.source.c_str(), &st) != 0 ||
+      static_cast<std::uint64_t>(st.st_size) != item.size ||
+      st.st_mtim.tv_sec != item.mtime.tv_sec || st.st_mtim.tv_nsec != item.mtime.tv_nsec) {
+    return core::FailedPrecondition(item.source.string() +
+                                    " changed while it was uploaded; run again");
+  }
+  return core::Status::Ok();
+}
+
+core::Result<TransferStats> RunUpload(ObjectStore& store, std::vector<fs::path> sources,
+                                      std::vector<std::string> keys,
+                                      const TransferOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::unique_ptr<UploadItem>> items;
+  std::vector<UploadTask> tasks;
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    auto item = std::make_unique<UploadItem>();
+    item->source = std::move(sources[i]);
+    item->key = std::move(keys[i]);
+    struct stat st{};
+    if (::stat(item->source.c_str(), &st) != 0) {
+      return ErrnoStatus("cannot read " + item->source.string(), errno);
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return core::InvalidArgument(item->source.string() + " is not a regular file");
+    }
+    item->size = static_cast<std::uint64_t>(st.st_size);
+    item->mtime = st.st_mtim;
+    item->multipart = item->size >= std::max<std::uint64_t>(options.multipart_threshold, 1) &&
+                      item->size > 0;
+    item->part_size = item->multipart ? ChoosePartSize(item->size, options.part_size) : item->size;
+    const std::size_t nparts =
+        item->multipart ? static_cast<std::size_t>((item->size + item->part_size - 1) / item->part_size)
+                        : 1;
+    item->parts.resize(nparts);
+    item->remaining = nparts;
+    for (std::size_t p = 0; p < nparts; ++p) tasks.push_back({i, p});
+    total += item->size;
+    items.push_back(std::move(item));
+  }
+  if (options.on_total) options.on_total(total);
+
+  Run run(options);
+  const int workers = std::max(options.concurrency, 1);
+  std::vector<std::vector<char>> buffers(static_cast<std::size_t>(workers));
+  RunWorkers(tasks.size(), workers, run, [&](std::size_t w, std::size_t t) {
+    UploadItem& item = *items[tasks[t].item];
+    const std::size_t p = tasks[t].part;
+    const std::uint64_t offset = p * item.part_size;
+    const std::uint64_t length = std::min(item.part_size, item.size - offset);
+    if (item.multipart) {
+      std::lock_guard<std::mutex> lock(item.mu);
+      if (item.create_failed) return;
+      if (item.upload_id.empty()) {
+        auto id = store.CreateMultipartUpload(item.key);
+        if (!id.ok()) {
+          item.create_failed = true;
+          return run.Fail(id.status());
+        }
+        item.upload_id = *id;
+      }
+    }
+    std::vector<char>& buf = buffers[w];
+    if (buf.size() < length) buf.resize(length);
+    {
+      const int fd = ::open(item.source.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return run.Fail(ErrnoStatus("cannot open " + item.source.string(), errno));
+      core::Status st = ReadExactly(fd, buf.data(), offset, length, item.source);
+      ::close(fd);
+      if (!st.ok()) return run.Fail(st);
+    }
+    const std::string_view data(buf.data(), length);
+    if (!item.multipart) {
+      core::Status changed = CheckUnchanged(item);
+      if (!changed.ok()) return run.Fail(changed);
+      auto etag = store.Put(item.key, data);
+      if (!etag.ok()) return run.Fail(etag.status());
+      run.Progress(length);
+      std::lock_guard<std::mutex> lock(item.mu);
+      item.done = true;
+      return;
+    }
+    auto etag = store.UploadPart(item.key, item.upload_id, static_cast<int>(p + 1), data);
+    if (!etag.ok()) return run.Fail(etag.status());
+    run.Progress(length);
+    std::lock_guard<std::mutex> lock(item.mu);
+    item.parts[p] = PartInfo{static_cast<int>(p + 1), *etag, length};
+    if (--item.remaining == 0) {
+      core::Status changed = CheckUnchanged(item);
+      if (!changed.ok()) return run.Fail(changed);
+      if (run.stopped()) return;
+      auto done = store.CompleteMultipartUpload(item.key, item.upload_id, item.parts);
+      if (!done.ok()) return run.Fail(done.status());
+      item.done = true;
+    }
+  });
+
+  // Open multipart uploads that did not complete are aborted (they would cost storage forever).
+  for (auto& item : items) {
+    if (item->multipart && !item->upload_id.empty() && !item->done) {
+      (void)store.AbortMultipartUpload(item->key, item->upload_id);
+    }
+  }
+  SDXL_RETURN_IF_ERROR(run.Final());
+  TransferStats stats;
+  stats.bytes = total;
+  stats.objects = items.size();
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return stats;
+}
+
+std::string JoinKey(std::string_view prefix, std::string_view rel) {
+  if (prefix.empty()) return std::string(rel);
+  std::string out(prefix);
+  if (out.back() != '/') out.push_back('/');
+  return out + std::string(rel);
+}
+
+}  // namespace
+
+std::vector<ByteRange> PlanRanges(std::uint64_t size, std::uint64_t part_size) {
+  std::vector<ByteRange> out;
+  if (size == 0) {
+    out.push_back({0, 0});
+    return out;
+  }
+  part_size = std::max<std::uint64_t>(part_size, 1);
+  for (std::uint64_t off = 0; off < size; off += part_size) {
+    out.push_back({off, std::min(part_size, size - off)});
+  }
+  return out;
+}
+
+std::uint64_t ChoosePartSize(std::uint64_t size, std::uint64_t preferred) {
+  std::uint64_t part = std::max(preferred, kMinPart);
+  const std::uint64_t needed = (size + kMaxParts - 1) / kMaxParts;
+  if (part < needed) part = (needed + kMiB - 1) / kMiB * kMiB;
+  return part;
+}
+
+core::Result<TransferStats> DownloadFile(ObjectStore& store, std::string_view key,
+                                         const fs::path& destination,
+                                         const TransferOptions& options) {
+  SDXL_ASSIGN_OR_RETURN(ObjectInfo info, store.Head(key));
+  return RunDownload(store, {std::move(info)}, {destination}, options);
+}
+
+core::Result<TransferStats> DownloadPrefix(ObjectStore& store, std::string_view prefix,
+                                           const fs::path& directory,
+                                           const TransferOptions& options) {
+  SDXL_ASSIGN_OR_RETURN(std::vector<ObjectInfo> all, store.List(prefix));
+  std::vector<ObjectInfo> objects;
+  std::vector<fs::path> dests;
+  for (auto& o : all) {
+    if (o.key.ends_with('/')) continue;  // "directory" marker objects
+    std::string_view rel = std::string_view(o.key).substr(prefix.size());
+    while (!rel.empty() && rel.front() == '/') rel.remove_prefix(1);
+    SDXL_RETURN_IF_ERROR(CheckRelativeKey(rel, o.key));
+    dests.push_back(directory / std::string(rel));
+    objects.push_back(std::move(o));
+  }
+  if (objects.empty()) {
+    return core::NotFound("no objects under " + store.DescribeKey(prefix) +
+                          "; check the prefix (ls lists what exists)");
+  }
+  return RunDownload(store, std::move(objects), std::move(dests), options);
+}
+
+core::Result<TransferStats> UploadFile(ObjectStore& store, const fs::path& source,
+                                       std::string_view key, const TransferOptions& options) {
+  return RunUpload(store, {source}, {std::string(key)}, options);
+}
+
+core::Result<TransferStats> UploadDirectory(ObjectStore& store, const fs::path& directory,
+                                            std::string_view prefix,
+                                            const TransferOptions& options) {
+  std::error_code ec;
+  if (!fs::is_directory(directory, ec)) {
+    return core::NotFound(directory.string() + " is not a directory");
+  }
+  std::vector<fs::path> sources;
+  std::vector<std::string> keys;
+  for (fs::recursive_directory_iterator it(directory, ec), end; it != end; it.increment(ec)) {
+    if (ec) return ErrnoStatus("cannot list " + directory.string(), ec.value());
+    if (!it->is_regular_file()) continue;
+    const std::string name = it->path().filename().string();
+    if (name.find(kTempMarker) != std::string::npos) continue;
+    sources.push_back(it->path());
+    keys.push_back(JoinKey(prefix, it->path().lexically_relative(directory).generic_string()));
+  }
+  if (ec) return ErrnoStatus("cannot list " + directory.string(), ec.value());
+  if (sources.empty()) return core::NotFound(directory.string() + " holds no files to upload");
+  return RunUpload(store, std::move(sources), std::move(keys), options);
+}
+
+}  // namespace sdxl::storage

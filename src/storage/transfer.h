@@ -1,0 +1,76 @@
+#pragma once
+// The parallel transfer engine: moves files between local disk and an ObjectStore as fast as the
+// network allows, with bounded memory.
+//
+// Downloads split each object into ranges fetched by `concurrency` worker threads with ranged GETs
+// (If-Match on the ETag), written in place with pwrite straight from the network buffer into a
+// preallocated temporary file next to the destination; a failed range is retried from its last
+// received byte. When every range is in, the size is verified and the file is renamed to its final
+// name, so a final name never holds a partial file. Uploads use one PUT for small files and
+// parallel multipart uploads otherwise (aborted on failure or cancellation). The prefix/directory
+// variants run many objects at once on the same workers.
+// Thread-safe: each call is independent; options are read-only during the call.
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "storage/object_store.h"
+
+namespace sdxl::storage {
+
+inline constexpr std::uint64_t kMiB = 1024 * 1024;
+
+struct TransferOptions {
+  std::uint64_t part_size = 16 * kMiB;  // range / multipart part size (raised to fit 10000 parts)
+  int concurrency = 16;                 // parallel requests
+  std::uint64_t multipart_threshold = 16 * kMiB;  // uploads at or above use multipart
+  int max_attempts = 5;  // per range/part; attempts that made progress do not count
+  // Called from worker threads with byte deltas as data moves (often; keep it cheap).
+  std::function<void(std::uint64_t bytes)> on_progress;
+  // Total bytes of the whole transfer, reported once it is known (before data flows).
+  std::function<void(std::uint64_t total_bytes)> on_total;
+  const std::atomic<bool>* cancel = nullptr;  // set to stop: temp files and uploads are cleaned
+  bool overwrite = true;  // false: existing destination files are an error
+};
+
+struct TransferStats {
+  std::uint64_t bytes = 0;
+  std::uint64_t objects = 0;
+  double seconds = 0;
+};
+
+// Object -> local file (created or replaced atomically).
+core::Result<TransferStats> DownloadFile(ObjectStore& store, std::string_view key,
+                                         const std::filesystem::path& destination,
+                                         const TransferOptions& options);
+// Every object under `prefix` -> files under `directory` (relative key paths kept). Keys that would
+// escape the directory ("..", absolute) are rejected.
+core::Result<TransferStats> DownloadPrefix(ObjectStore& store, std::string_view prefix,
+                                           const std::filesystem::path& directory,
+                                           const TransferOptions& options);
+// Local file -> object.
+core::Result<TransferStats> UploadFile(ObjectStore& store, const std::filesystem::path& source,
+                                       std::string_view key, const TransferOptions& options);
+// Every regular file under `directory` -> objects under `prefix` ("prefix/relative/path").
+core::Result<TransferStats> UploadDirectory(ObjectStore& store,
+                                            const std::filesystem::path& directory,
+                                            std::string_view prefix,
+                                            const TransferOptions& options);
+
+// Splits [0, size) into ranges of part_size (the last one shorter). Exposed for tests.
+struct ByteRange {
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+std::vector<ByteRange> PlanRanges(std::uint64_t size, std::uint64_t part_size);
+// Part size for a multipart upload of `size` bytes: at least `preferred` and 5 MiB, and large
+// enough that the upload needs at most 10000 parts.
+std::uint64_t ChoosePartSize(std::uint64_t size, std::uint64_t preferred);
+
+}  // namespace sdxl::storage
