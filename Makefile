@@ -5,7 +5,7 @@ PYTHON ?= python3
 CMAKE_FLAGS ?=
 WITH_TORCH ?= ON
 
-.PHONY: deps build test unit-test integration-test demo format format-check clean bench-transfer
+.PHONY: deps build test unit-test integration-test demo format format-check clean bench-transfer bench-inference
 
 deps:
 	bash tools/install-deps.sh
@@ -36,6 +36,23 @@ format-check:
 
 bench-transfer: build
 	$(PYTHON) bench/transfer/run.py --binary $(BUILD)/sdxl-tigris
+
+# The main job end to end on this machine: a tiny random SDXL-Lightning-style pipeline (made by
+# tools/make_tiny_sdxl.py) -> `sdxl-tigris generate` -> out/demo/demo.png.
+DEMO_DIR ?= out/demo
+demo: build
+	@test -f $(DEMO_DIR)/tiny-lightning/model_index.json || \
+	  $(PYTHON) tools/make_tiny_sdxl.py --config lightning $(DEMO_DIR)/tiny-lightning
+	$(BUILD)/sdxl-tigris generate --model $(DEMO_DIR)/tiny-lightning \
+	  --prompt "a watercolor painting of a lighthouse at dawn" --seed 42 --width 256 --height 256 \
+	  --out $(DEMO_DIR)/demo.png
+	@echo "demo image: $(abspath $(DEMO_DIR)/demo.png) (random tiny weights: expect colourful noise)"
+	@echo "real SDXL-Lightning: prepare it once with \`sdxl-tigris prepare-model ByteDance/SDXL-Lightning ...\`"
+	@echo "  (or any local diffusers SDXL folder), then on a GPU:"
+	@echo "  $(BUILD)/sdxl-tigris generate --model <folder> --prompt \"A girl smiling\" --steps 4 --guidance 0 --out girl.png"
+
+bench-inference: build
+	$(PYTHON) bench/inference/run.py --binary $(BUILD)/sdxl-tigris
 
 clean:
 	rm -rf $(BUILD)

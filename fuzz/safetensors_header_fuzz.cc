@@ -41,8 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Round trip: serialize, then parse the new header against the same data size.
   auto again = SerializeSafetensorsHeader(h.tensors(), h.metadata());
   if (!again.ok()) return 0;  // e.g. a tensor named like the metadata key cannot be written back
-  auto reparsed = ParseSafetensorsHeader(std::as_bytes(std::span(*again)),
-                                         again->size() + h.data_size());
+  auto reparsed =
+      ParseSafetensorsHeader(std::as_bytes(std::span(*again)), again->size() + h.data_size());
   Check(reparsed.ok());
   Check(reparsed->tensors() == h.tensors());
   Check(reparsed->metadata() == h.metadata());

@@ -6,6 +6,8 @@ Configs:
              used with classifier-free guidance (guidance 5).
   lightning  SDXL's 3-level UNet layout (DownBlock2D, CrossAttn x2; text_time conditioning) and a
              4-level VAE (8x), tiny widths; EulerDiscrete "trailing" spacing, used with guidance 0.
+  full       the real SDXL architecture (2.6B-parameter UNet, CLIP-L + bigG), random weights
+             stored in float16, for GPU timing only.
   mid        SDXL's real block structure (3 levels, no attention at level 0, transformer depths
              [1, 2, 4], 64-dim heads, text_time conditioning with 256-dim time ids, 4-level VAE)
              at reduced width, for CPU benchmarks where one step takes seconds.
@@ -14,7 +16,7 @@ Both tokenizers use the real CLIP vocabulary (tools/clip_vocab.py); tokenizer_2 
 Weights are safetensors written by save_pretrained; the result loads with
 StableDiffusionXLPipeline.from_pretrained(OUT_DIR).
 
-Usage: python3 tools/make_tiny_sdxl.py --config cfg|lightning|mid OUT_DIR
+Usage: python3 tools/make_tiny_sdxl.py --config cfg|lightning|mid|full OUT_DIR
 """
 from __future__ import annotations
 
@@ -87,6 +89,28 @@ CONFIGS = {
                    num_attention_heads=8, projection_dim=512),
         scheduler=dict(timestep_spacing="trailing"),
     ),
+    # Full-size SDXL architecture (random weights; shapes set the cost) for GPU timing.
+    "full": dict(
+        unet=dict(
+            block_out_channels=(320, 640, 1280),
+            layers_per_block=2,
+            sample_size=128,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+            attention_head_dim=(5, 10, 20),
+            transformer_layers_per_block=(1, 2, 10),
+            addition_time_embed_dim=256,
+            norm_num_groups=32,
+        ),
+        vae=dict(block_out_channels=[128, 256, 512, 512], norm_num_groups=32,
+                 scaling_factor=0.13025, force_upcast=True),
+        text=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                  num_attention_heads=12),
+        text2=dict(hidden_size=1280, intermediate_size=5120, num_hidden_layers=32,
+                   num_attention_heads=20, projection_dim=1280),
+        scheduler=dict(timestep_spacing="trailing"),
+        fp16=True,
+    ),
 }
 
 
@@ -116,7 +140,7 @@ def build(config_name: str, out_dir: Path) -> None:
     # give every parameter a non-trivial value, scaled to keep activations bounded.
     gen = torch.Generator().manual_seed(1)
     with torch.no_grad():
-        for name, p in unet.named_parameters():
+        for name, p in ([] if spec.get("fp16") else unet.named_parameters()):
             if p.dim() >= 2:
                 p.copy_(torch.randn(p.shape, generator=gen) / (p[0].numel() ** 0.5))
             else:
@@ -157,6 +181,8 @@ def build(config_name: str, out_dir: Path) -> None:
             tokenizer_2=tokenizer_2, unet=unet, scheduler=scheduler,
             force_zeros_for_empty_prompt=True, add_watermarker=False,
         )
+        if spec.get("fp16"):  # full size: store float16 like the real fp16 variant (half the disk)
+            pipe.to(torch.float16)
         staging = Path(tempfile.mkdtemp(prefix=".tiny-", dir=out_dir.parent))
         try:
             pipe.save_pretrained(staging, safe_serialization=True)

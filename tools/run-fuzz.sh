@@ -50,8 +50,8 @@ for target in "${TARGETS[@]}"; do
     tail -40 "$BUILD/fuzz/$target.log" >&2
     status=1
   else
-    grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$BUILD/fuzz/$target.log" || true
-    tail -1 "$BUILD/fuzz/$target.log"
+    grep -m1 -E "stat::peak_rss_mb" "$BUILD/fuzz/$target.log" || true
+    grep -E "^Done [0-9]+ runs" "$BUILD/fuzz/$target.log" || true
   fi
 done
 exit $status

@@ -81,7 +81,8 @@ class SeaweedFS:
     def __init__(self, data_dir: str | os.PathLike | None = None, *,
                  access_key: str = DEFAULT_ACCESS_KEY, secret_key: str = DEFAULT_SECRET_KEY,
                  region: str = DEFAULT_REGION, s3_port: int | None = None,
-                 volume_size_limit_mb: int | None = None, extra_args: tuple[str, ...] = ()):
+                 volume_size_limit_mb: int = 256, max_volumes: int = 3000,
+                 extra_args: tuple[str, ...] = ()):
         self.access_key = access_key
         self.secret_key = secret_key
         self.region = region
@@ -91,7 +92,11 @@ class SeaweedFS:
         self.data_dir = self.root / "data"
         self.log_path = self.root / "weed.log"
         self._fixed_s3_port = s3_port
+        # Every bucket is a SeaweedFS collection with volumes of its own; the default volume
+        # count (free disk / volume size, ~60 here) runs out after ~60 buckets with "No writable
+        # volumes and no free volumes left". Volume files are sparse, so a high cap is cheap.
         self._volume_size_limit_mb = volume_size_limit_mb
+        self._max_volumes = max_volumes
         self._extra_args = tuple(extra_args)
         self._proc: subprocess.Popen | None = None
         self._log_file = None
@@ -136,8 +141,8 @@ class SeaweedFS:
                 self.ports[name] = ports[i]
                 self.ports[name + ".grpc"] = ports[len(_SERVICES) + i]
                 args += [f"-{name}.port={ports[i]}", f"-{name}.port.grpc={ports[len(_SERVICES) + i]}"]
-            if self._volume_size_limit_mb:
-                args.append(f"-master.volumeSizeLimitMB={self._volume_size_limit_mb}")
+            args += [f"-master.volumeSizeLimitMB={self._volume_size_limit_mb}",
+                     f"-volume.max={self._max_volumes}"]
             args += list(self._extra_args)
             self.s3_port = self.ports["s3"]
             # No AWS_* variables: with an identities file they are ignored, but be explicit.

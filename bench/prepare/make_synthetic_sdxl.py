@@ -101,11 +101,12 @@ def write_safetensors(path: Path, tensors: dict, rng, scale: float):
 
 def build(out: Path, scale: float = 1.0) -> int:
     import numpy as np
-    marker = out / ".synthetic.json"
+    marker = out.parent / (out.name + ".synthetic.json")  # outside: uploaded as is
     want = {"version": 1, "scale": scale}
     if marker.exists() and json.loads(marker.read_text()) == want:
         return sum(p.stat().st_size for p in out.rglob("*") if p.is_file() and p.name[0] != ".")
     shutil.rmtree(out, ignore_errors=True)
+    marker.unlink(missing_ok=True)
     out.mkdir(parents=True)
     rng = np.random.default_rng(0)
     total = 0

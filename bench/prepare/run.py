@@ -27,11 +27,19 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools"))
-sys.path.insert(0, str(REPO / "bench" / "transfer"))
 sys.path.insert(0, str(REPO / "bench" / "prepare"))
+import importlib.util  # noqa: E402
+
 import make_synthetic_sdxl  # noqa: E402
-from run import GiB, MiB, log, machine, measure, tool_versions  # noqa: E402  (bench/transfer)
 from seaweedfs import SeaweedFS  # noqa: E402
+
+# The measurement code of the transfer benchmark (same numbers, same way).
+_spec = importlib.util.spec_from_file_location("transfer_bench", REPO / "bench/transfer/run.py")
+transfer_bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(transfer_bench)
+GiB, MiB, log = transfer_bench.GiB, transfer_bench.MiB, transfer_bench.log
+machine, measure, tool_versions = (transfer_bench.machine, transfer_bench.measure,
+                                   transfer_bench.tool_versions)
 
 TOOLS = ("prepare-model", "boto3-pool", "s5cmd")
 

@@ -74,8 +74,8 @@ int RunCp(const CpArgs& args, const CliContext& ctx) {
       stats = storage::UploadDirectory(**store, source, url->key, *opts);
     } else {
       if (fs::is_directory(source, ec)) {
-        return ReportStatus(core::InvalidArgument(args.src +
-                                                  " is a directory; add --recursive to upload it"));
+        return ReportStatus(
+            core::InvalidArgument(args.src + " is a directory; add --recursive to upload it"));
       }
       std::string key = url->key;
       if (key.empty() || key.ends_with('/')) key += source.filename().string();

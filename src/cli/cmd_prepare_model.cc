@@ -1,6 +1,7 @@
 // `sdxl-tigris prepare-model SOURCE BUCKET`: turn a Hugging Face SDXL repo (or a local diffusers
 // folder) into a ready-to-serve pipeline under <MODEL_PATH>/ in a bucket, with a manifest, and
 // print the environment a deployment needs. Resumable and idempotent (see prepare/prepare.h).
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -43,6 +44,12 @@ class Opener : public prepare::ModelStoreOpener {
 };
 
 int Run(const PrepareFlags& f, const CliContext& ctx) {
+  // stdout carries only the environment block (`prepare-model ... > deploy.env`): logs to stderr.
+  auto level = spdlog::get_level();
+  auto logger = spdlog::stderr_color_mt("prepare-model");
+  logger->set_pattern("%^%l%$: %v");
+  logger->set_level(level);
+  spdlog::set_default_logger(logger);
   prepare::PrepareOptions o;
   o.source = f.source;
   o.bucket = f.bucket;

@@ -27,7 +27,8 @@ void AddPresignCommand(CLI::App& app, CliContext& ctx, Action* run) {
     *run = [args, &ctx]() -> int {
       auto url = ParseS3Url(args->target, "object");
       if (!url.ok()) return ReportStatus(url.status());
-      if (url->key.empty()) return ReportStatus(core::InvalidArgument("presign needs s3://BUCKET/KEY"));
+      if (url->key.empty())
+        return ReportStatus(core::InvalidArgument("presign needs s3://BUCKET/KEY"));
       auto config = LoadS3Config(ctx, args->s3);
       if (!config.ok()) return ReportStatus(config.status());
       auto store = OpenBucket(*config, url->bucket);

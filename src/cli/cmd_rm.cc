@@ -37,14 +37,18 @@ void AddRmCommand(CLI::App& app, CliContext& ctx, Action* run) {
         if (!ctx.quiet) std::printf("delete: s3://%s/%s\n", url->bucket.c_str(), url->key.c_str());
         return 0;
       }
-      auto objects = (*store)->List(url->key);
+      // A prefix names a directory: rm -r s3://b/models/x must not touch models/xl/.
+      std::string prefix = url->key;
+      if (!prefix.empty() && !prefix.ends_with('/')) prefix.push_back('/');
+      auto objects = (*store)->List(prefix);
       if (!objects.ok()) return ReportStatus(objects.status());
       std::vector<std::string> keys;
       for (const auto& o : *objects) keys.push_back(o.key);
       core::Status st = (*store)->DeleteMany(keys);
       if (!st.ok()) return ReportStatus(st);
       if (!ctx.quiet) {
-        for (const auto& k : keys) std::printf("delete: s3://%s/%s\n", url->bucket.c_str(), k.c_str());
+        for (const auto& k : keys)
+          std::printf("delete: s3://%s/%s\n", url->bucket.c_str(), k.c_str());
       }
       return 0;
     };

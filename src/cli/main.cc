@@ -23,11 +23,15 @@ int main(int argc, char** argv) {
   CLI::App app{"sdxl-tigris: SDXL serving with weights in S3-compatible object storage",
                "sdxl-tigris"};
   app.require_subcommand(1);
+  app.fallthrough();  // global flags (-q, -v) may also follow the subcommand
   app.add_flag("-q,--quiet", ctx.quiet, "No progress bars or informational output");
   app.add_flag("-v,--verbose", ctx.verbose, "Debug logging");
 
   Action run;
   AddVersionCommand(app, ctx, &run);
+#ifdef SDXL_HAVE_GENERATE
+  AddGenerateCommand(app, ctx, &run);
+#endif
   AddTokenizeCommand(app, ctx, &run);
   AddMbCommand(app, ctx, &run);
   AddLsCommand(app, ctx, &run);

@@ -109,7 +109,7 @@ core::Result<storage::TransferOptions> MakeTransferOptions(const TransferFlags& 
 }
 
 const std::atomic<bool>* InstallCancelOnSignal() {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = &OnCancelSignal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);

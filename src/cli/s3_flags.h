@@ -22,8 +22,8 @@ struct S3Flags {
 };
 
 struct TransferFlags {
-  int concurrency = 0;     // 0: storage default
-  std::string part_size;   // "16MiB", "8M", "1048576"; empty: default
+  int concurrency = 0;    // 0: storage default
+  std::string part_size;  // "16MiB", "8M", "1048576"; empty: default
 };
 
 void AddS3Flags(CLI::App* cmd, S3Flags* flags);

@@ -21,8 +21,8 @@ struct Sha256::State {
 Sha256::Sha256() : state_(std::make_unique<State>()) {
   state_->ctx = EVP_MD_CTX_new();
   // Allocation or init failure of a built-in digest means a broken OpenSSL install: a bug.
-  [[maybe_unused]] int ok = state_->ctx != nullptr &&
-                            EVP_DigestInit_ex(state_->ctx, EVP_sha256(), nullptr) == 1;
+  [[maybe_unused]] int ok =
+      state_->ctx != nullptr && EVP_DigestInit_ex(state_->ctx, EVP_sha256(), nullptr) == 1;
   assert(ok && "OpenSSL SHA-256 init failed");
 }
 Sha256::~Sha256() = default;

@@ -92,8 +92,8 @@ TEST(Hex, RoundTripAndRejects) {
 }
 
 TEST(Sha256File, HashesFileAndReportsMissing) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("sdxl_hash_test_" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("sdxl_hash_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string data = Pattern(3 << 20 | 5);  // spans several 1 MiB reads
   {

@@ -233,8 +233,7 @@ core::Result<HttpResponse> HttpClient::Send(const HttpRequest& request, const Bo
     curl_easy_setopt(easy, CURLOPT_READDATA, &t);
     curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, &SeekCallback);
     curl_easy_setopt(easy, CURLOPT_SEEKDATA, &t);
-    curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE,
-                     static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
     if (m == "POST") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, "POST");
   } else if (m != "GET") {
     curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, m.c_str());

@@ -34,8 +34,8 @@ struct HttpRequest {
 
 struct HttpResponse {
   int status = 0;
-  Headers headers;   // names as sent by the server
-  std::string body;  // the body, unless it went to a sink
+  Headers headers;               // names as sent by the server
+  std::string body;              // the body, unless it went to a sink
   std::uint64_t sink_bytes = 0;  // bytes delivered to the sink
 
   // Case-insensitive header lookup (first match).
@@ -51,7 +51,7 @@ struct HttpClientOptions {
   long low_speed_limit_bytes = 1024;  // abort when slower than this ...
   long low_speed_time_s = 20;         // ... for this many seconds
   long receive_buffer_bytes = 256 * 1024;
-  bool verbose = false;     // curl debug output on stderr
+  bool verbose = false;  // curl debug output on stderr
   std::string user_agent = "sdxl-tigris/0.1";
 };
 

@@ -64,7 +64,7 @@ std::optional<std::chrono::milliseconds> RetryPolicy::NextDelay(const core::Stat
   if (attempt >= options_.max_attempts) return std::nullopt;
   if (options_.quota_capacity > 0) {
     const int cost = status.code() == core::Code::kDeadlineExceeded ? options_.timeout_retry_cost
-                                                                     : options_.retry_cost;
+                                                                    : options_.retry_cost;
     int current = quota_.load();
     do {
       if (current < cost) return std::nullopt;

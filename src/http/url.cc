@@ -1,7 +1,7 @@
 #include "http/url.h"
 
-#include <algorithm>
 #include <arpa/inet.h>
+#include <algorithm>
 #include <cctype>
 
 namespace sdxl::http {

@@ -28,7 +28,7 @@ struct Url {
   std::string scheme;  // "http" or "https", lowercase
   std::string host;    // lowercase; IPv6 literals keep their brackets
   int port = 0;
-  std::string path;  // as written (already encoded), "" when absent
+  std::string path;   // as written (already encoded), "" when absent
   std::string query;  // after '?', as written
 
   // "host" or "host:port" when the port is not the scheme's default (the SigV4 Host value).

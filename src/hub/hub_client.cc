@@ -228,8 +228,8 @@ core::Result<fs::path> HubClient::Download(const std::string& repo_id, const std
     return *p;
   }
   if (config_.offline) {
-    return core::FailedPrecondition("HF_HUB_OFFLINE is set and '" + file.path + "' of '" +
-                                    repo_id + "' is not in the cache: unset HF_HUB_OFFLINE");
+    return core::FailedPrecondition("HF_HUB_OFFLINE is set and '" + file.path + "' of '" + repo_id +
+                                    "' is not in the cache: unset HF_HUB_OFFLINE");
   }
   SDXL_ASSIGN_OR_RETURN(auto lock, FileLock::Acquire(cache_.LockPath(repo_id, file.etag())));
   // Another process may have finished it while we waited for the lock.
@@ -319,8 +319,8 @@ core::Status HubClient::DownloadBlob(const std::string& repo_id, const std::stri
           }
         }
         if (offset + n > file.size) {
-          return core::DataLoss("server sent more than the expected " +
-                                std::to_string(file.size) + " bytes");
+          return core::DataLoss("server sent more than the expected " + std::to_string(file.size) +
+                                " bytes");
         }
         SDXL_RETURN_IF_ERROR(WriteAll(fd.get(), data, n, part));
         digest->Update(data, n);

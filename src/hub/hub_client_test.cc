@@ -116,8 +116,8 @@ class HubClientTest : public ::testing::Test {
 };
 
 TEST_F(HubClientTest, ResolvesListsPagesDownloadsAndReusesTheCache) {
-  FakeHubProcess hub(work_, {"--repo", "org/tiny=" + repo_.string(), "--page-size", "2",
-                             "--token", "hf_secret", "--private", "org/tiny"});
+  FakeHubProcess hub(work_, {"--repo", "org/tiny=" + repo_.string(), "--page-size", "2", "--token",
+                             "hf_secret", "--private", "org/tiny"});
   ASSERT_FALSE(hub.url().empty());
   auto client = MakeClient(hub.url(), "hf_secret");
   auto commit = client.ResolveRevision("org/tiny", "main");
@@ -196,9 +196,9 @@ TEST_F(HubClientTest, RetriesRateLimitsAndServerErrors) {
 }
 
 TEST_F(HubClientTest, ClearErrorsForGatedPrivateMissing) {
-  FakeHubProcess hub(work_, {"--repo", "org/tiny=" + repo_.string(), "--repo",
-                             "org/gated=" + repo_.string(), "--gated", "org/gated", "--private",
-                             "org/tiny", "--token", "hf_good"});
+  FakeHubProcess hub(
+      work_, {"--repo", "org/tiny=" + repo_.string(), "--repo", "org/gated=" + repo_.string(),
+              "--gated", "org/gated", "--private", "org/tiny", "--token", "hf_good"});
   auto anon = MakeClient(hub.url());
   auto priv = anon.ResolveRevision("org/tiny", "main");
   ASSERT_FALSE(priv.ok());

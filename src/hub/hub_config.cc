@@ -41,7 +41,8 @@ core::Result<HubConfig> HubConfig::FromEnvironment(const core::Environment& env)
   } else {
     c.hf_home = env.Home() + "/.cache/huggingface";
   }
-  c.cache_dir = env.GetFirst({"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"}).value_or(c.hf_home + "/hub");
+  c.cache_dir =
+      env.GetFirst({"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"}).value_or(c.hf_home + "/hub");
   c.offline = Truthy(env.Get("HF_HUB_OFFLINE")) || Truthy(env.Get("TRANSFORMERS_OFFLINE"));
 
   if (auto t = env.GetFirst({"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"})) {
@@ -69,7 +70,8 @@ core::Result<HubConfig> HubConfig::FromEnvironment(const core::Environment& env)
       long s = std::stol(*t);
       if (s > 0) c.stall_timeout = std::chrono::seconds(std::max(s, 10L));
     } catch (...) {
-      return core::InvalidArgument("HF_HUB_DOWNLOAD_TIMEOUT='" + *t + "' is not a number of seconds");
+      return core::InvalidArgument("HF_HUB_DOWNLOAD_TIMEOUT='" + *t +
+                                   "' is not a number of seconds");
     }
   }
   return c;

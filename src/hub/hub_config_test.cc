@@ -8,9 +8,7 @@
 namespace sdxl::hub {
 namespace {
 
-core::Environment Env(const std::map<std::string, std::string>& m) {
-  return core::Environment(m);
-}
+core::Environment Env(const std::map<std::string, std::string>& m) { return core::Environment(m); }
 
 TEST(HubConfig, DefaultsFollowHuggingfaceHub) {
   auto c = HubConfig::FromEnvironment(Env({{"HOME", "/home/u"}}));
@@ -24,10 +22,10 @@ TEST(HubConfig, DefaultsFollowHuggingfaceHub) {
 
 TEST(HubConfig, ReadsEndpointHomeCacheAndToken) {
   auto c = HubConfig::FromEnvironment(Env({{"HF_ENDPOINT", "http://127.0.0.1:9/"},
-                                                         {"HF_HOME", "/hf"},
-                                                         {"HF_HUB_CACHE", "/cache"},
-                                                         {"HF_TOKEN", " hf_abc\n"},
-                                                         {"HF_HUB_OFFLINE", "1"}}));
+                                           {"HF_HOME", "/hf"},
+                                           {"HF_HUB_CACHE", "/cache"},
+                                           {"HF_TOKEN", " hf_abc\n"},
+                                           {"HF_HUB_OFFLINE", "1"}}));
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->endpoint, "http://127.0.0.1:9");
   EXPECT_EQ(c->cache_dir, "/cache");
@@ -44,8 +42,7 @@ TEST(HubConfig, TokenFileUnderHfHome) {
   EXPECT_EQ(c->token.value(), "hf_from_file");
   EXPECT_EQ(c->token_source, (dir / "token").string());
   // HF_TOKEN wins over the file.
-  auto c2 = HubConfig::FromEnvironment(
-      Env({{"HF_HOME", dir.string()}, {"HF_TOKEN", "hf_env"}}));
+  auto c2 = HubConfig::FromEnvironment(Env({{"HF_HOME", dir.string()}, {"HF_TOKEN", "hf_env"}}));
   EXPECT_EQ(c2->token.value(), "hf_env");
   std::filesystem::remove_all(dir);
 }

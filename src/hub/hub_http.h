@@ -18,8 +18,8 @@ namespace sdxl::hub {
 
 struct HttpResponse {
   long status = 0;
-  Headers headers;        // lower-cased names
-  std::string body;       // error bodies and small answers (capped); 2xx bodies go to the sink
+  Headers headers;          // lower-cased names
+  std::string body;         // error bodies and small answers (capped); 2xx bodies go to the sink
   uint64_t sink_bytes = 0;  // bytes handed to the sink
 };
 

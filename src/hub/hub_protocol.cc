@@ -57,7 +57,8 @@ core::Status ValidateRepoId(std::string_view repo_id) {
   if (slash != std::string_view::npos && repo_id.find('/', slash + 1) != std::string_view::npos) {
     return bad("at most one '/'");
   }
-  if (repo_id.find("--") != std::string_view::npos || repo_id.find("..") != std::string_view::npos) {
+  if (repo_id.find("--") != std::string_view::npos ||
+      repo_id.find("..") != std::string_view::npos) {
     return bad("'--' and '..' are not allowed");
   }
   auto check_part = [&](std::string_view p) -> bool {
@@ -101,8 +102,8 @@ std::string TreeUrl(std::string_view endpoint, std::string_view repo_id,
 
 std::string ResolveUrl(std::string_view endpoint, std::string_view repo_id,
                        std::string_view revision, std::string_view path) {
-  return std::string(endpoint) + "/" + std::string(repo_id) + "/resolve/" +
-         QuoteSegment(revision) + "/" + QuotePath(path);
+  return std::string(endpoint) + "/" + std::string(repo_id) + "/resolve/" + QuoteSegment(revision) +
+         "/" + QuotePath(path);
 }
 
 std::string RepoPageUrl(std::string_view endpoint, std::string_view repo_id) {
@@ -212,9 +213,7 @@ core::Status ErrorForResponse(long status, const Headers& headers, const Request
   std::string token_hint = ctx.has_token
                                ? "check that your HF_TOKEN has read access to it"
                                : "if it is private, set HF_TOKEN (or run `hf auth login`)";
-  auto with = [&](core::Status s) {
-    return std::move(s).WithHttp(static_cast<int>(status), code);
-  };
+  auto with = [&](core::Status s) { return std::move(s).WithHttp(static_cast<int>(status), code); };
   if (code == "RevisionNotFound") {
     return with(core::NotFound("revision '" + ctx.revision + "' not found in Hugging Face repo '" +
                                ctx.repo_id + "': pass a branch, tag or commit that exists (see " +
@@ -255,16 +254,19 @@ core::Status ErrorForResponse(long status, const Headers& headers, const Request
                                        (msg.empty() ? "" : " (" + msg + ")")));
   }
   if (status == 429) {
-    return with(core::Unavailable("rate limited by the Hugging Face Hub (429): wait a few minutes, "
-                                  "or set HF_TOKEN for a higher limit"));
+    return with(
+        core::Unavailable("rate limited by the Hugging Face Hub (429): wait a few minutes, "
+                          "or set HF_TOKEN for a higher limit"));
   }
   if (status >= 500) {
     return with(core::Unavailable("the Hugging Face Hub answered HTTP " + std::to_string(status) +
                                   " for repo '" + ctx.repo_id + "': retry later"));
   }
   return with(core::Status(core::Code::kInternal,
-                           "unexpected HTTP " + std::to_string(status) + " from the Hugging Face "
-                           "Hub for repo '" + ctx.repo_id + "'" + (msg.empty() ? "" : ": " + msg),
+                           "unexpected HTTP " + std::to_string(status) +
+                               " from the Hugging Face "
+                               "Hub for repo '" +
+                               ctx.repo_id + "'" + (msg.empty() ? "" : ": " + msg),
                            IsRetryableHttpStatus(status)));
 }
 

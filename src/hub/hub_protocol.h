@@ -21,9 +21,9 @@ using Headers = std::map<std::string, std::string>;
 
 // One file of a repo tree (`GET /api/models/{repo}/tree/{rev}?recursive=true`).
 struct RepoFile {
-  std::string path;    // path inside the repo, '/'-separated
-  uint64_t size = 0;   // size of the file contents (the LFS object for LFS files)
-  std::string oid;     // git blob sha1 (of the pointer file for LFS files)
+  std::string path;   // path inside the repo, '/'-separated
+  uint64_t size = 0;  // size of the file contents (the LFS object for LFS files)
+  std::string oid;    // git blob sha1 (of the pointer file for LFS files)
   std::optional<std::string> lfs_sha256;  // sha256 of the contents, for LFS files
   // The cache blob name huggingface_hub uses: the LFS sha256, else the git blob sha1.
   const std::string& etag() const { return lfs_sha256 ? *lfs_sha256 : oid; }
@@ -73,7 +73,7 @@ struct RequestContext {
   std::string endpoint;
   std::string repo_id;
   std::string revision;
-  std::string path;         // empty for repo-level calls
+  std::string path;  // empty for repo-level calls
   bool has_token = false;
 };
 

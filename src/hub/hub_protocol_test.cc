@@ -8,7 +8,8 @@ namespace {
 TEST(HubProtocol, QuoteAndUrls) {
   EXPECT_EQ(QuoteSegment("refs/pr/1"), "refs%2Fpr%2F1");
   EXPECT_EQ(QuotePath("unet/diffusion model.safetensors"), "unet/diffusion%20model.safetensors");
-  EXPECT_EQ(RevisionUrl("https://h", "a/b", "refs/pr/2"), "https://h/api/models/a/b/revision/refs%2Fpr%2F2");
+  EXPECT_EQ(RevisionUrl("https://h", "a/b", "refs/pr/2"),
+            "https://h/api/models/a/b/revision/refs%2Fpr%2F2");
   EXPECT_EQ(TreeUrl("https://h", "a/b", "main"),
             "https://h/api/models/a/b/tree/main?recursive=true&expand=false");
   EXPECT_EQ(ResolveUrl("https://h", "a/b", "0123", "vae/x y.json"),

@@ -133,7 +133,8 @@ core::Result<Listing> WalkLocal(const fs::path& root) {
   }
   Listing l;
   l.origin = root.string();
-  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::follow_directory_symlink, ec);
+  for (auto it = fs::recursive_directory_iterator(
+           root, fs::directory_options::follow_directory_symlink, ec);
        !ec && it != fs::end(it); it.increment(ec)) {
     std::string name = it->path().filename().string();
     if (!name.empty() && name[0] == '.') {
@@ -156,7 +157,7 @@ struct Plan {
   Selection selection;
   bool local = false;
   fs::path local_root;
-  std::map<std::string, std::string> commits;                       // origin repo -> commit
+  std::map<std::string, std::string> commits;                              // origin repo -> commit
   std::map<std::string, std::map<std::string, hub::RepoFile>> repo_files;  // origin -> path -> file
 };
 
@@ -201,7 +202,8 @@ core::Result<Plan> MakePlan(const PrepareOptions& o, hub::HubClient* hub) {
     auto it = plan.repo_files[repo].find("model_index.json");
     if (it == plan.repo_files[repo].end()) {
       return core::InvalidArgument(
-          "'" + repo + "' is not an SDXL diffusers pipeline: it has no model_index.json at its "
+          "'" + repo +
+          "' is not an SDXL diffusers pipeline: it has no model_index.json at its "
           "root (single-file checkpoints are not supported; use a diffusers-layout repo)");
     }
     SDXL_ASSIGN_OR_RETURN(fs::path p, hub->Download(repo, plan.commits[repo], it->second));
@@ -219,13 +221,14 @@ core::Result<Plan> MakePlan(const PrepareOptions& o, hub::HubClient* hub) {
     SDXL_RETURN_IF_ERROR(fetch_listing(base, "main"));
     SDXL_ASSIGN_OR_RETURN(std::string index, read_index(base));
     SDXL_ASSIGN_OR_RETURN(Selection base_sel, SelectSdxlFiles(listing_of(base), index));
-    SDXL_ASSIGN_OR_RETURN(plan.selection,
-                          ApplyLightningRecipe(std::move(base_sel), listing_of(o.source),
-                                               o.lightning_steps));
+    SDXL_ASSIGN_OR_RETURN(
+        plan.selection,
+        ApplyLightningRecipe(std::move(base_sel), listing_of(o.source), o.lightning_steps));
     SDXL_ASSIGN_OR_RETURN(std::string unet_file, LightningUnetFile(o.lightning_steps));
     recipe["name"] = "sdxl-lightning";
     recipe["base"] = {{"repo", base}, {"revision", plan.commits[base]}};
-    recipe["unet"] = {{"repo", o.source}, {"revision", plan.commits[o.source]}, {"file", unet_file}};
+    recipe["unet"] = {
+        {"repo", o.source}, {"revision", plan.commits[o.source]}, {"file", unet_file}};
     recipe["scheduler"] = {{"_class_name", "EulerDiscreteScheduler"},
                            {"timestep_spacing", "trailing"}};
     recipe["steps"] = o.lightning_steps;
@@ -266,7 +269,8 @@ Journal ParseJournal(const std::string& text) {
               v.at("etag").get<std::string>()};
     }
   } catch (const std::exception& e) {
-    spdlog::warn("ignoring an unreadable upload journal ({}): every file will be uploaded", e.what());
+    spdlog::warn("ignoring an unreadable upload journal ({}): every file will be uploaded",
+                 e.what());
     j.clear();
   }
   return j;
@@ -284,7 +288,8 @@ bool SameFiles(const weights::Manifest& a, const weights::Manifest& b) {
 }
 
 // True when every file of `m` is in `objects` with its size.
-bool AllPresent(const weights::Manifest& m, const std::map<std::string, storage::ObjectInfo>& objects) {
+bool AllPresent(const weights::Manifest& m,
+                const std::map<std::string, storage::ObjectInfo>& objects) {
   for (const auto& f : m.files) {
     auto it = objects.find(f.path);
     if (it == objects.end() || it->second.size != f.size) return false;
@@ -320,8 +325,8 @@ core::Result<PrepareResult> PrepareModel(const PrepareOptions& o, hub::HubClient
   // 1. Plan.
   SDXL_ASSIGN_OR_RETURN(Plan plan, MakePlan(o, hub));
   PrepareResult result;
-  result.model_path = o.model_path.value_or(plan.local ? plan.local_root.filename().string()
-                                                       : o.source);
+  result.model_path =
+      o.model_path.value_or(plan.local ? plan.local_root.filename().string() : o.source);
   result.source_revision = plan.source_revision;
   result.recipe_name = plan.recipe.value("name", "");
   SDXL_ASSIGN_OR_RETURN(result.destination, ModelLocation(o.bucket, result.model_path));
@@ -374,13 +379,14 @@ core::Result<PrepareResult> PrepareModel(const PrepareOptions& o, hub::HubClient
     uint64_t total = 0;
     for (const auto& f : files) total += plan.repo_files[f.origin][f.src_path].size;
     ProgressLine bar("download", total, o.progress);
-    SDXL_RETURN_IF_ERROR(ParallelFor(files.size(), std::min(o.jobs, 8), [&](size_t i) -> core::Status {
-      const auto& f = files[i];
-      SDXL_ASSIGN_OR_RETURN(src[i], hub->Download(f.origin, plan.commits[f.origin],
-                                                  plan.repo_files[f.origin][f.src_path],
-                                                  [&](uint64_t n) { bar.Add(n); }));
-      return core::Status::Ok();
-    }));
+    SDXL_RETURN_IF_ERROR(
+        ParallelFor(files.size(), std::min(o.jobs, 8), [&](size_t i) -> core::Status {
+          const auto& f = files[i];
+          SDXL_ASSIGN_OR_RETURN(src[i], hub->Download(f.origin, plan.commits[f.origin],
+                                                      plan.repo_files[f.origin][f.src_path],
+                                                      [&](uint64_t n) { bar.Add(n); }));
+          return core::Status::Ok();
+        }));
     bar.Finish();
   }
 
@@ -400,69 +406,70 @@ core::Result<PrepareResult> PrepareModel(const PrepareOptions& o, hub::HubClient
     }
     ProgressLine bar("convert", total, o.progress && target.has_value());
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    SDXL_RETURN_IF_ERROR(ParallelFor(files.size(), static_cast<int>(cores), [&](size_t i) -> core::Status {
-      const auto& f = files[i];
-      fs::path staged = staging / f.dest_path;
-      std::error_code ec;
-      switch (f.kind) {
-        case SelectedFile::Kind::kConfig:
-          out[i] = src[i];
-          return core::Status::Ok();
-        case SelectedFile::Kind::kShardIndex: {
-          SDXL_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(src[i]));
-          SDXL_ASSIGN_OR_RETURN(std::string rewritten, RewriteShardIndex(text));
-          SDXL_RETURN_IF_ERROR(WriteFileAtomic(staged, rewritten));
+    SDXL_RETURN_IF_ERROR(
+        ParallelFor(files.size(), static_cast<int>(cores), [&](size_t i) -> core::Status {
+          const auto& f = files[i];
+          fs::path staged = staging / f.dest_path;
+          std::error_code ec;
+          switch (f.kind) {
+            case SelectedFile::Kind::kConfig:
+              out[i] = src[i];
+              return core::Status::Ok();
+            case SelectedFile::Kind::kShardIndex: {
+              SDXL_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(src[i]));
+              SDXL_ASSIGN_OR_RETURN(std::string rewritten, RewriteShardIndex(text));
+              SDXL_RETURN_IF_ERROR(WriteFileAtomic(staged, rewritten));
+              out[i] = staged;
+              return core::Status::Ok();
+            }
+            case SelectedFile::Kind::kLightningScheduler: {
+              SDXL_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(src[i]));
+              SDXL_ASSIGN_OR_RETURN(std::string patched, PatchSchedulerForLightning(text));
+              SDXL_RETURN_IF_ERROR(WriteFileAtomic(staged, patched));
+              out[i] = staged;
+              return core::Status::Ok();
+            }
+            case SelectedFile::Kind::kWeights:
+              break;
+          }
+          uint64_t size = fs::file_size(src[i], ec);
+          if (!target) {
+            out[i] = src[i];
+            return core::Status::Ok();
+          }
+          if (fs::exists(staged, ec)) {  // converted by an earlier run (written atomically)
+            out[i] = staged;
+            bar.Add(size);
+            return core::Status::Ok();
+          }
+          bool needs = false;
+          {
+            SDXL_ASSIGN_OR_RETURN(auto file, weights::SafetensorsFile::Open(src[i]));
+            for (const auto& t : file.header().tensors()) {
+              if (weights::IsConvertibleFloat(t.dtype) && t.dtype != *target) needs = true;
+            }
+          }
+          if (!needs) {
+            out[i] = src[i];
+            bar.Add(size);
+            return core::Status::Ok();
+          }
+          fs::create_directories(staged.parent_path(), ec);
+          weights::ConvertOptions copts;
+          copts.target = *target;
+          uint64_t reported = 0;
+          copts.progress = [&](uint64_t done, uint64_t) {
+            if (done > reported) {
+              bar.Add(done - reported);
+              reported = done;
+            }
+          };
+          auto st = weights::ConvertSafetensorsFile(src[i], staged, copts);
+          if (!st.ok()) return st.status().Annotate("converting " + f.src_path);
+          if (size > reported) bar.Add(size - reported);
           out[i] = staged;
           return core::Status::Ok();
-        }
-        case SelectedFile::Kind::kLightningScheduler: {
-          SDXL_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(src[i]));
-          SDXL_ASSIGN_OR_RETURN(std::string patched, PatchSchedulerForLightning(text));
-          SDXL_RETURN_IF_ERROR(WriteFileAtomic(staged, patched));
-          out[i] = staged;
-          return core::Status::Ok();
-        }
-        case SelectedFile::Kind::kWeights:
-          break;
-      }
-      uint64_t size = fs::file_size(src[i], ec);
-      if (!target) {
-        out[i] = src[i];
-        return core::Status::Ok();
-      }
-      if (fs::exists(staged, ec)) {  // converted by an earlier run (written atomically)
-        out[i] = staged;
-        bar.Add(size);
-        return core::Status::Ok();
-      }
-      bool needs = false;
-      {
-        SDXL_ASSIGN_OR_RETURN(auto file, weights::SafetensorsFile::Open(src[i]));
-        for (const auto& t : file.header().tensors()) {
-          if (weights::IsConvertibleFloat(t.dtype) && t.dtype != *target) needs = true;
-        }
-      }
-      if (!needs) {
-        out[i] = src[i];
-        bar.Add(size);
-        return core::Status::Ok();
-      }
-      fs::create_directories(staged.parent_path(), ec);
-      weights::ConvertOptions copts;
-      copts.target = *target;
-      uint64_t reported = 0;
-      copts.progress = [&](uint64_t done, uint64_t) {
-        if (done > reported) {
-          bar.Add(done - reported);
-          reported = done;
-        }
-      };
-      auto st = weights::ConvertSafetensorsFile(src[i], staged, copts);
-      if (!st.ok()) return st.status().Annotate("converting " + f.src_path);
-      if (size > reported) bar.Add(size - reported);
-      out[i] = staged;
-      return core::Status::Ok();
-    }));
+        }));
   }
 
   // 4. Manifest entries (SHA-256 + chunk hashes + tensor index of every output file).
@@ -477,11 +484,13 @@ core::Result<PrepareResult> PrepareModel(const PrepareOptions& o, hub::HubClient
     for (const auto& p : out) total += fs::file_size(p, ec);
     ProgressLine bar("hash", total, o.progress);
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    SDXL_RETURN_IF_ERROR(ParallelFor(files.size(), static_cast<int>(cores), [&](size_t i) -> core::Status {
-      SDXL_ASSIGN_OR_RETURN(manifest.files[i], weights::BuildFileEntry(out[i], files[i].dest_path));
-      bar.Add(manifest.files[i].size);
-      return core::Status::Ok();
-    }));
+    SDXL_RETURN_IF_ERROR(
+        ParallelFor(files.size(), static_cast<int>(cores), [&](size_t i) -> core::Status {
+          SDXL_ASSIGN_OR_RETURN(manifest.files[i],
+                                weights::BuildFileEntry(out[i], files[i].dest_path));
+          bar.Add(manifest.files[i].size);
+          return core::Status::Ok();
+        }));
   }
   result.files = manifest.files.size();
   result.bytes = manifest.total_bytes();
@@ -541,7 +550,8 @@ core::Result<PrepareResult> PrepareModel(const PrepareOptions& o, hub::HubClient
     std::lock_guard<std::mutex> lock(journal_mu);
     for (auto it = journal.begin(); it != journal.end();) {
       bool keep = false;
-      for (const auto& e : manifest.files) keep |= (e.path == it->first && e.sha256 == it->second.sha256);
+      for (const auto& e : manifest.files)
+        keep |= (e.path == it->first && e.sha256 == it->second.sha256);
       it = keep ? std::next(it) : journal.erase(it);
     }
   }
@@ -555,7 +565,9 @@ core::Result<PrepareResult> PrepareModel(const PrepareOptions& o, hub::HubClient
   storage::TransferOptions topts;
   topts.concurrency = o.jobs;
   topts.on_progress = [&](uint64_t n) { bar.Add(n); };
-  auto upload_one = [&](size_t i, const storage::TransferOptions& opts) -> core::Status {
+  // Journal writes cost a request each: after every big file, after every 4th small one.
+  std::atomic<int> small_done{0};
+  auto upload_one = [&](size_t i, const storage::TransferOptions& opts, bool big) -> core::Status {
     const auto& e = manifest.files[i];
     auto st = storage::UploadFile(*store, out[i], e.path, opts);
     if (!st.ok()) return st.status().Annotate("uploading " + e.path);
@@ -568,18 +580,18 @@ core::Result<PrepareResult> PrepareModel(const PrepareOptions& o, hub::HubClient
       std::lock_guard<std::mutex> lock(journal_mu);
       journal[e.path] = {e.sha256, e.size, info.etag};
     }
-    return save_journal();
+    if (big || ++small_done % 4 == 0) return save_journal();
+    return core::Status::Ok();
   };
   std::vector<size_t> big, small;
   for (size_t i : todo) {
     (manifest.files[i].size >= topts.multipart_threshold ? big : small).push_back(i);
   }
-  for (size_t i : big) SDXL_RETURN_IF_ERROR(upload_one(i, topts));
+  for (size_t i : big) SDXL_RETURN_IF_ERROR(upload_one(i, topts, true));
   storage::TransferOptions small_opts = topts;
   small_opts.concurrency = 1;
-  SDXL_RETURN_IF_ERROR(ParallelFor(small.size(), o.jobs, [&](size_t k) {
-    return upload_one(small[k], small_opts);
-  }));
+  SDXL_RETURN_IF_ERROR(ParallelFor(
+      small.size(), o.jobs, [&](size_t k) { return upload_one(small[k], small_opts, false); }));
   bar.Finish();
   result.files_uploaded = todo.size();
   result.bytes_uploaded = upload_total;

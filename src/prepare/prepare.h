@@ -36,27 +36,27 @@ std::string_view DTypeChoiceName(DTypeChoice d);
 inline constexpr std::string_view kUploadJournalName = ".sdxl-tigris-upload.json";
 
 struct PrepareOptions {
-  std::string source;                     // repo id, or a local folder (path or file://)
-  std::string bucket;                     // bucket, s3://bucket[/prefix], path or file://
-  std::string revision = "main";          // of the source repo
+  std::string source;             // repo id, or a local folder (path or file://)
+  std::string bucket;             // bucket, s3://bucket[/prefix], path or file://
+  std::string revision = "main";  // of the source repo
   DTypeChoice dtype = DTypeChoice::kBf16;
   std::optional<std::string> model_path;  // default: the repo id (local: the folder name)
   int lightning_steps = 4;
-  int jobs = 16;                          // parallel downloads / upload requests
-  std::filesystem::path work_dir;         // staging for converted files (required)
-  bool progress = true;                   // progress lines on stderr
+  int jobs = 16;                   // parallel downloads / upload requests
+  std::filesystem::path work_dir;  // staging for converted files (required)
+  bool progress = true;            // progress lines on stderr
 };
 
 struct PrepareResult {
   std::string model_path;
-  std::string destination;  // e.g. "s3://bucket/ByteDance/SDXL-Lightning"
+  std::string destination;    // e.g. "s3://bucket/ByteDance/SDXL-Lightning"
   bool was_complete = false;  // the bucket already held this exact model: nothing uploaded
   uint64_t files = 0;
-  uint64_t bytes = 0;            // total size of the model
+  uint64_t bytes = 0;  // total size of the model
   uint64_t files_uploaded = 0;
   uint64_t bytes_uploaded = 0;
-  uint64_t files_reused = 0;     // already in the bucket from an earlier (interrupted) run
-  std::string source_revision;   // resolved commit ("" for local folders)
+  uint64_t files_reused = 0;    // already in the bucket from an earlier (interrupted) run
+  std::string source_revision;  // resolved commit ("" for local folders)
   std::string recipe_name;
 };
 

@@ -40,9 +40,9 @@ core::Result<Selection> ApplyLightningRecipe(Selection base, const Listing& ligh
   out.skipped = base.skipped;
   bool have_scheduler = false;
   for (auto& f : base.files) {
-    bool unet_weights = f.dest_path.rfind("unet/", 0) == 0 &&
-                        (f.kind == SelectedFile::Kind::kWeights ||
-                         f.kind == SelectedFile::Kind::kShardIndex);
+    bool unet_weights =
+        f.dest_path.rfind("unet/", 0) == 0 &&
+        (f.kind == SelectedFile::Kind::kWeights || f.kind == SelectedFile::Kind::kShardIndex);
     if (unet_weights) {
       out.skipped.push_back(f.src_path);
       continue;

@@ -67,8 +67,7 @@ std::string StripVariant(std::string_view file_name, std::string_view variant) {
   auto pos = name.find(dot_variant);
   if (pos != std::string::npos && name.size() > pos + dot_variant.size()) {
     char next = name[pos + dot_variant.size()];
-    if ((next == '.' || next == '-') &&
-        name.compare(name.size() - 12, 12, ".safetensors") == 0) {
+    if ((next == '.' || next == '-') && name.compare(name.size() - 12, 12, ".safetensors") == 0) {
       return name.substr(0, pos) + name.substr(pos + dot_variant.size());
     }
   }
@@ -82,7 +81,8 @@ core::Result<std::string> RewriteShardIndex(std::string_view json, std::string_v
       return core::DataLoss("shard index has no weight_map object");
     }
     for (auto& [tensor, shard] : j["weight_map"].items()) {
-      if (!shard.is_string()) return core::DataLoss("shard index maps '" + tensor + "' to a non-string");
+      if (!shard.is_string())
+        return core::DataLoss("shard index maps '" + tensor + "' to a non-string");
       shard = StripVariant(shard.get<std::string>(), variant);
     }
     return j.dump(2) + "\n";
@@ -106,7 +106,8 @@ core::Result<Selection> SelectSdxlFiles(const Listing& listing, std::string_view
     if (cls.find("XL") != std::string::npos) {
       why += " (an SDXL variant such as a refiner, img2img or inpainting pipeline)";
     }
-    return Refuse(origin, why + "; only text-to-image StableDiffusionXLPipeline repos are supported");
+    return Refuse(origin,
+                  why + "; only text-to-image StableDiffusionXLPipeline repos are supported");
   }
 
   // Components: name -> class.
@@ -133,8 +134,8 @@ core::Result<Selection> SelectSdxlFiles(const Listing& listing, std::string_view
       return Refuse(origin, "model_index.json has no '" + name + "' component");
     }
     if (std::find(classes.begin(), classes.end(), it->second) == classes.end()) {
-      return Refuse(origin, "component '" + name + "' is a " + it->second + ", expected " +
-                                classes.front());
+      return Refuse(
+          origin, "component '" + name + "' is a " + it->second + ", expected " + classes.front());
     }
   }
   auto sched = components.find("scheduler");
@@ -170,8 +171,8 @@ core::Result<Selection> SelectSdxlFiles(const Listing& listing, std::string_view
     sel.components.push_back(comp);
     auto it = by_component.find(comp);
     if (it == by_component.end()) {
-      return Refuse(origin, "model_index.json names '" + comp + "' but the folder " + comp +
-                                "/ is missing");
+      return Refuse(
+          origin, "model_index.json names '" + comp + "' but the folder " + comp + "/ is missing");
     }
     std::vector<const Listing::Entry*> configs, plain, variant, plain_index, variant_index;
     bool plain_single = false, variant_single = false;
@@ -230,7 +231,8 @@ core::Result<Selection> SelectSdxlFiles(const Listing& listing, std::string_view
         sel.skipped.push_back(e->path);
         continue;
       }
-      sel.files.push_back({origin, e->path, comp + "/" + StripVariant(name), Kind::kWeights, e->size});
+      sel.files.push_back(
+          {origin, e->path, comp + "/" + StripVariant(name), Kind::kWeights, e->size});
     }
     if (!single) {
       for (const auto* e : idx) {

@@ -22,9 +22,9 @@ namespace sdxl::prepare {
 
 struct SelectedFile {
   enum class Kind {
-    kWeights,     // *.safetensors (dtype conversion applies)
-    kShardIndex,  // *.safetensors.index[.fp16].json (weight_map names rewritten)
-    kConfig,      // everything else (copied as is)
+    kWeights,             // *.safetensors (dtype conversion applies)
+    kShardIndex,          // *.safetensors.index[.fp16].json (weight_map names rewritten)
+    kConfig,              // everything else (copied as is)
     kLightningScheduler,  // scheduler_config.json rewritten for SDXL-Lightning (see recipe.h)
   };
   std::string origin;     // repo id (or local folder) the file comes from
@@ -35,7 +35,7 @@ struct SelectedFile {
 };
 
 struct Listing {
-  std::string origin;                 // repo id or local folder
+  std::string origin;  // repo id or local folder
   struct Entry {
     std::string path;
     unsigned long long size = 0;
@@ -62,6 +62,7 @@ std::string StripVariant(std::string_view file_name, std::string_view variant = 
 
 // Rewrites a shard index (`{"metadata":..., "weight_map": {tensor: shard file}}`) so shard names
 // lose their variant. DataLoss if it is not such a JSON object.
-core::Result<std::string> RewriteShardIndex(std::string_view json, std::string_view variant = "fp16");
+core::Result<std::string> RewriteShardIndex(std::string_view json,
+                                            std::string_view variant = "fp16");
 
 }  // namespace sdxl::prepare

@@ -21,28 +21,55 @@ const char* kSdxlIndex = R"({"_class_name": "StableDiffusionXLPipeline",
 Listing SdxlBaseListing() {
   Listing l;
   l.origin = "stabilityai/stable-diffusion-xl-base-1.0";
-  for (const char* p : {
-           "01.png", "LICENSE.md", "README.md", "model_index.json", "sd_xl_base_1.0.safetensors",
-           "sd_xl_base_1.0_0.9vae.safetensors", "sd_xl_offset_example-lora_1.0.safetensors",
-           "scheduler/scheduler_config.json", "text_encoder/config.json",
-           "text_encoder/flax_model.msgpack", "text_encoder/model.fp16.safetensors",
-           "text_encoder/model.onnx", "text_encoder/model.safetensors",
-           "text_encoder/openvino_model.bin", "text_encoder/openvino_model.xml",
-           "text_encoder_2/config.json", "text_encoder_2/model.fp16.safetensors",
-           "text_encoder_2/model.onnx", "text_encoder_2/model.onnx_data",
-           "text_encoder_2/model.safetensors", "tokenizer/merges.txt",
-           "tokenizer/special_tokens_map.json", "tokenizer/tokenizer_config.json",
-           "tokenizer/vocab.json", "tokenizer_2/merges.txt", "tokenizer_2/special_tokens_map.json",
-           "tokenizer_2/tokenizer_config.json", "tokenizer_2/vocab.json", "unet/config.json",
-           "unet/diffusion_flax_model.msgpack", "unet/diffusion_pytorch_model.fp16.safetensors",
-           "unet/diffusion_pytorch_model.onnx", "unet/diffusion_pytorch_model.safetensors",
-           "unet/model.onnx_data", "unet/openvino_model.bin", "unet/openvino_model.xml",
-           "vae/config.json", "vae/diffusion_flax_model.msgpack",
-           "vae/diffusion_pytorch_model.fp16.safetensors", "vae/diffusion_pytorch_model.safetensors",
-           "vae_1_0/config.json", "vae_1_0/diffusion_pytorch_model.fp16.safetensors",
-           "vae_1_0/diffusion_pytorch_model.safetensors", "vae_decoder/config.json",
-           "vae_decoder/model.onnx", "vae_encoder/config.json", "vae_encoder/model.onnx",
-           "unet/diffusion_pytorch_model.bin", "text_encoder/pytorch_model.bin"}) {
+  for (const char* p : {"01.png",
+                        "LICENSE.md",
+                        "README.md",
+                        "model_index.json",
+                        "sd_xl_base_1.0.safetensors",
+                        "sd_xl_base_1.0_0.9vae.safetensors",
+                        "sd_xl_offset_example-lora_1.0.safetensors",
+                        "scheduler/scheduler_config.json",
+                        "text_encoder/config.json",
+                        "text_encoder/flax_model.msgpack",
+                        "text_encoder/model.fp16.safetensors",
+                        "text_encoder/model.onnx",
+                        "text_encoder/model.safetensors",
+                        "text_encoder/openvino_model.bin",
+                        "text_encoder/openvino_model.xml",
+                        "text_encoder_2/config.json",
+                        "text_encoder_2/model.fp16.safetensors",
+                        "text_encoder_2/model.onnx",
+                        "text_encoder_2/model.onnx_data",
+                        "text_encoder_2/model.safetensors",
+                        "tokenizer/merges.txt",
+                        "tokenizer/special_tokens_map.json",
+                        "tokenizer/tokenizer_config.json",
+                        "tokenizer/vocab.json",
+                        "tokenizer_2/merges.txt",
+                        "tokenizer_2/special_tokens_map.json",
+                        "tokenizer_2/tokenizer_config.json",
+                        "tokenizer_2/vocab.json",
+                        "unet/config.json",
+                        "unet/diffusion_flax_model.msgpack",
+                        "unet/diffusion_pytorch_model.fp16.safetensors",
+                        "unet/diffusion_pytorch_model.onnx",
+                        "unet/diffusion_pytorch_model.safetensors",
+                        "unet/model.onnx_data",
+                        "unet/openvino_model.bin",
+                        "unet/openvino_model.xml",
+                        "vae/config.json",
+                        "vae/diffusion_flax_model.msgpack",
+                        "vae/diffusion_pytorch_model.fp16.safetensors",
+                        "vae/diffusion_pytorch_model.safetensors",
+                        "vae_1_0/config.json",
+                        "vae_1_0/diffusion_pytorch_model.fp16.safetensors",
+                        "vae_1_0/diffusion_pytorch_model.safetensors",
+                        "vae_decoder/config.json",
+                        "vae_decoder/model.onnx",
+                        "vae_encoder/config.json",
+                        "vae_encoder/model.onnx",
+                        "unet/diffusion_pytorch_model.bin",
+                        "text_encoder/pytorch_model.bin"}) {
     l.files.push_back({p, 100});
   }
   return l;
@@ -79,29 +106,29 @@ TEST(Selection, SdxlBaseTakesExactlyThePipelineWithFp16Variant) {
       {"vae/diffusion_pytorch_model.fp16.safetensors", "vae/diffusion_pytorch_model.safetensors"},
   };
   EXPECT_EQ(Pairs(*sel), want);
-  for (const char* junk : {"sd_xl_base_1.0.safetensors", "unet/diffusion_pytorch_model.bin",
-                           "text_encoder/model.onnx", "vae_1_0/diffusion_pytorch_model.safetensors",
-                           "unet/openvino_model.xml", "unet/diffusion_flax_model.msgpack",
-                           "unet/diffusion_pytorch_model.safetensors"}) {
-    EXPECT_NE(std::find(sel->skipped.begin(), sel->skipped.end(), junk), sel->skipped.end()) << junk;
+  for (const char* junk :
+       {"sd_xl_base_1.0.safetensors", "unet/diffusion_pytorch_model.bin", "text_encoder/model.onnx",
+        "vae_1_0/diffusion_pytorch_model.safetensors", "unet/openvino_model.xml",
+        "unet/diffusion_flax_model.msgpack", "unet/diffusion_pytorch_model.safetensors"}) {
+    EXPECT_NE(std::find(sel->skipped.begin(), sel->skipped.end(), junk), sel->skipped.end())
+        << junk;
   }
 }
 
 TEST(Selection, PlainWeightsWhenNoVariantAndShardedVariants) {
   Listing l;
   l.origin = "KBlueLeaf/Kohaku-XL-Zeta";
-  for (const char* p : {"model_index.json", "scheduler/scheduler_config.json",
-                        "text_encoder/config.json", "text_encoder/model.safetensors",
-                        "text_encoder_2/config.json", "text_encoder_2/model.safetensors",
-                        "tokenizer/vocab.json", "tokenizer/merges.txt",
-                        "tokenizer_2/vocab.json", "tokenizer_2/merges.txt", "unet/config.json",
-                        "unet/diffusion_pytorch_model.fp16-00001-of-00002.safetensors",
-                        "unet/diffusion_pytorch_model.fp16-00002-of-00002.safetensors",
-                        "unet/diffusion_pytorch_model.safetensors.index.fp16.json",
-                        "unet/diffusion_pytorch_model-00001-of-00003.safetensors",
-                        "unet/diffusion_pytorch_model.safetensors.index.json",
-                        "vae/config.json", "vae/diffusion_pytorch_model.safetensors",
-                        "kohaku-xl-zeta.safetensors"}) {
+  for (const char* p :
+       {"model_index.json", "scheduler/scheduler_config.json", "text_encoder/config.json",
+        "text_encoder/model.safetensors", "text_encoder_2/config.json",
+        "text_encoder_2/model.safetensors", "tokenizer/vocab.json", "tokenizer/merges.txt",
+        "tokenizer_2/vocab.json", "tokenizer_2/merges.txt", "unet/config.json",
+        "unet/diffusion_pytorch_model.fp16-00001-of-00002.safetensors",
+        "unet/diffusion_pytorch_model.fp16-00002-of-00002.safetensors",
+        "unet/diffusion_pytorch_model.safetensors.index.fp16.json",
+        "unet/diffusion_pytorch_model-00001-of-00003.safetensors",
+        "unet/diffusion_pytorch_model.safetensors.index.json", "vae/config.json",
+        "vae/diffusion_pytorch_model.safetensors", "kohaku-xl-zeta.safetensors"}) {
     l.files.push_back({p, 1});
   }
   auto sel = SelectSdxlFiles(l, kSdxlIndex);
@@ -150,9 +177,10 @@ TEST(Selection, RefusesNonSdxlWithAReason) {
 
   // A missing component folder.
   auto no_vae = SdxlBaseListing();
-  no_vae.files.erase(std::remove_if(no_vae.files.begin(), no_vae.files.end(),
-                                    [](const Listing::Entry& e) { return e.path.rfind("vae/", 0) == 0; }),
-                     no_vae.files.end());
+  no_vae.files.erase(
+      std::remove_if(no_vae.files.begin(), no_vae.files.end(),
+                     [](const Listing::Entry& e) { return e.path.rfind("vae/", 0) == 0; }),
+      no_vae.files.end());
   auto r = SelectSdxlFiles(no_vae, kSdxlIndex);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("vae/ is missing"), std::string::npos);

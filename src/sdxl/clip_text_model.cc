@@ -132,6 +132,39 @@ torch::Tensor ClipTextModelImpl::Norm(const Affine& p, const torch::Tensor& x) c
   return torch::layer_norm(x, {config_.hidden_size}, p.weight, p.bias, config_.layer_norm_eps);
 }
 
+torch::Tensor ClipTextModelImpl::Activation(const torch::Tensor& x) const {
+  const std::string& act = config_.hidden_act;
+  if (act == "quick_gelu") return x * torch::sigmoid(1.702 * x);
+  if (act == "gelu") return torch::gelu(x);
+  if (act == "relu") return torch::relu(x);
+  return torch::gelu(x, "tanh");  // gelu_new, gelu_pytorch_tanh
+}
+
+torch::Tensor ClipTextModelImpl::RunLayer(const Layer& l, const torch::Tensor& x,
+                                          const torch::Tensor& attn_mask) const {
+  // x: (B, L, H); attn_mask: (B|1, 1, L, L) bool, true = attend
+  const int64_t b = x.size(0), len = x.size(1);
+  const int64_t heads = config_.num_attention_heads;
+  const int64_t hd = config_.hidden_size / heads;
+  auto lin = [](const Affine& p, const torch::Tensor& t) {
+    return torch::linear(t, p.weight, p.bias);
+  };
+  auto split = [&](const torch::Tensor& t) {  // (B, L, H) -> (B, heads, L, hd)
+    return t.view({b, len, heads, hd}).transpose(1, 2);
+  };
+  torch::Tensor h = Norm(l.layer_norm1, x);
+  torch::Tensor q = split(lin(l.q_proj, h));
+  torch::Tensor k = split(lin(l.k_proj, h));
+  torch::Tensor v = split(lin(l.v_proj, h));
+  torch::Tensor a = at::scaled_dot_product_attention(q, k, v, attn_mask, /*dropout_p=*/0.0,
+                                                     /*is_causal=*/false,
+                                                     /*scale=*/1.0 / std::sqrt(double(hd)));
+  a = a.transpose(1, 2).reshape({b, len, config_.hidden_size});  // (B, L, H)
+  torch::Tensor r = x + lin(l.out_proj, a);
+  h = Norm(l.layer_norm2, r);
+  return r + lin(l.fc2, Activation(lin(l.fc1, h)));
+}
+
 ClipTextOutput ClipTextModelImpl::Forward(const torch::Tensor& input_ids,
                                           const torch::Tensor& attention_mask,
                                           bool penultimate_only) {

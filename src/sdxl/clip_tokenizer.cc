@@ -121,7 +121,8 @@ bool StartsWithAscii(const std::vector<UChar32>& s, size_t i, std::string_view l
   return true;
 }
 
-// The CLIP pre-tokenizer regex, applied as a leftmost-first scan:
+// The CLIP pre-tokenizer regex, applied as a leftmost-first scan, followed by the ByteLevel
+// pre-tokenizer's GPT-2 split (which only changes the two special-token strings):
 // <\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+
 // Returns pieces as [begin, end) index pairs into `s`.
 std::vector<std::pair<size_t, size_t>> PreTokenize(const std::vector<UChar32>& s) {
@@ -134,11 +135,18 @@ std::vector<std::pair<size_t, size_t>> PreTokenize(const std::vector<UChar32>& s
       continue;
     }
     size_t len = 0;
-    if (StartsWithAscii(s, i, "<|startoftext|>")) {
-      len = 15;
-    } else if (StartsWithAscii(s, i, "<|endoftext|>")) {
-      len = 13;
-    } else if (c == '\'') {
+    const bool sot = StartsWithAscii(s, i, "<|startoftext|>");
+    if (sot || StartsWithAscii(s, i, "<|endoftext|>")) {
+      // The ByteLevel pre-tokenizer's GPT-2 regex then splits the match into "<|", the letters
+      // and "|>" (the only CLIP pieces that regex splits further).
+      const size_t letters = sot ? 11 : 9;
+      pieces.emplace_back(i, i + 2);
+      pieces.emplace_back(i + 2, i + 2 + letters);
+      pieces.emplace_back(i + 2 + letters, i + 4 + letters);
+      i += 4 + letters;
+      continue;
+    }
+    if (c == '\'') {
       for (std::string_view suffix : {"s", "t", "re", "ve", "m", "ll", "d"}) {
         if (StartsWithAscii(s, i + 1, suffix)) {
           len = 1 + suffix.size();

@@ -9,11 +9,14 @@
 //       REQUESTS_JSON: [{"prompt": str, "negative": str|null, "mode": "compel"|"diffusers",
 //       "with_negative": bool, "truncate": bool, "num_images": int}, ...]. Writes
 //       i.prompt_embeds, i.pooled and, with negatives, i.negative_prompt_embeds, i.negative_pooled.
+//   sdxl_text_driver parse - PROMPTS_JSON OUT_JSON
+//       Writes [[[text, weight], ...] | {"error": message}, ...]: compel-syntax parse results.
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "sdxl/prompt_parser.h"
 #include "sdxl/prompt_weighting.h"
 #include "sdxl/tensor_io.h"
 
@@ -41,8 +44,23 @@ core::Status Run(int argc, char** argv) {
     return core::InvalidArgument("usage: sdxl_text_driver encoders|encode MODEL_DIR JSON OUT");
   }
   const std::string cmd = argv[1];
-  SDXL_ASSIGN_OR_RETURN(SdxlTextEncoder te, SdxlTextEncoder::Load(argv[2]));
   SDXL_ASSIGN_OR_RETURN(nlohmann::json requests, ReadJson(argv[3]));
+  if (cmd == "parse") {
+    nlohmann::json results = nlohmann::json::array();
+    for (const auto& r : requests) {
+      auto frags = ParsePrompt(r.get<std::string>());
+      if (!frags.ok()) {
+        results.push_back({{"error", frags.status().message()}});
+        continue;
+      }
+      nlohmann::json list = nlohmann::json::array();
+      for (const auto& f : *frags) list.push_back({f.text, f.weight});
+      results.push_back(list);
+    }
+    std::ofstream(argv[4]) << results.dump();
+    return core::Status::Ok();
+  }
+  SDXL_ASSIGN_OR_RETURN(SdxlTextEncoder te, SdxlTextEncoder::Load(argv[2]));
   std::map<std::string, torch::Tensor> out;
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < requests.size(); ++i) {

@@ -87,7 +87,8 @@ core::Status WriteFileAtomically(const fs::path& path, std::string_view data) {
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (fd.get() < 0) return ErrnoStatus("cannot create " + tmp.string(), errno);
   core::Status st = WriteAll(fd.get(), data, "cannot write " + tmp.string());
-  if (st.ok() && ::close(fd.release()) != 0) st = ErrnoStatus("cannot write " + tmp.string(), errno);
+  if (st.ok() && ::close(fd.release()) != 0)
+    st = ErrnoStatus("cannot write " + tmp.string(), errno);
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     st = ErrnoStatus("cannot rename " + tmp.string() + " to " + path.string(), errno);
   }
@@ -132,7 +133,7 @@ core::Result<fs::path> LocalObjectStore::UploadDir(std::string_view upload_id) c
 
 core::Result<ObjectInfo> LocalObjectStore::Head(std::string_view key) {
   SDXL_ASSIGN_OR_RETURN(fs::path p, PathFor(key));
-  struct stat st{};
+  struct stat st {};
   if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return core::NotFound(p.string() + ": no such object; check the key (ls lists what exists)");
   }
@@ -140,18 +141,19 @@ core::Result<ObjectInfo> LocalObjectStore::Head(std::string_view key) {
 }
 
 core::Status LocalObjectStore::GetRange(std::string_view key, std::uint64_t offset,
-                                        std::optional<std::uint64_t> length,
-                                        const ChunkSink& sink, const ReadOptions& options) {
+                                        std::optional<std::uint64_t> length, const ChunkSink& sink,
+                                        const ReadOptions& options) {
   SDXL_ASSIGN_OR_RETURN(fs::path p, PathFor(key));
   Fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ENOENT) return core::NotFound(p.string() + ": no such object");
     return ErrnoStatus("cannot open " + p.string(), errno);
   }
-  struct stat st{};
+  struct stat st {};
   ::fstat(fd.get(), &st);
   if (!options.if_match.empty() && options.if_match != EtagOf(st)) {
-    return core::FailedPrecondition(p.string() + ": the object changed during the transfer; "
+    return core::FailedPrecondition(p.string() +
+                                    ": the object changed during the transfer; "
                                     "run again");
   }
   const auto size = static_cast<std::uint64_t>(st.st_size);
@@ -198,8 +200,8 @@ core::Result<std::string> LocalObjectStore::CreateMultipartUpload(std::string_vi
 }
 
 core::Result<std::string> LocalObjectStore::UploadPart(std::string_view key,
-                                                       std::string_view upload_id,
-                                                       int part_number, std::string_view data) {
+                                                       std::string_view upload_id, int part_number,
+                                                       std::string_view data) {
   if (part_number < 1 || part_number > 10000) {
     return core::InvalidArgument("part number " + std::to_string(part_number) +
                                  " is outside 1..10000");
@@ -210,7 +212,7 @@ core::Result<std::string> LocalObjectStore::UploadPart(std::string_view key,
   }
   const fs::path part = dir / ("part-" + std::to_string(part_number));
   SDXL_RETURN_IF_ERROR(WriteFileAtomically(part, data));
-  struct stat st{};
+  struct stat st {};
   ::stat(part.c_str(), &st);
   return EtagOf(st);
 }
@@ -237,7 +239,7 @@ core::Result<std::string> LocalObjectStore::CompleteMultipartUpload(
     }
     last = part.number;
     const fs::path pp = dir / ("part-" + std::to_string(part.number));
-    struct stat pst{};
+    struct stat pst {};
     if (::stat(pp.c_str(), &pst) != 0 || (!part.etag.empty() && part.etag != EtagOf(pst))) {
       st = core::InvalidArgument("part " + std::to_string(part.number) +
                                  " is missing or its ETag does not match");
@@ -258,7 +260,8 @@ core::Result<std::string> LocalObjectStore::CompleteMultipartUpload(
     }
     if (!st.ok()) break;
   }
-  if (st.ok() && ::close(out.release()) != 0) st = ErrnoStatus("cannot write " + tmp.string(), errno);
+  if (st.ok() && ::close(out.release()) != 0)
+    st = ErrnoStatus("cannot write " + tmp.string(), errno);
   if (st.ok() && ::rename(tmp.c_str(), target.c_str()) != 0) {
     st = ErrnoStatus("cannot rename into " + target.string(), errno);
   }
@@ -289,9 +292,10 @@ core::Result<std::vector<PartInfo>> LocalObjectStore::ListParts(std::string_view
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
     if (!name.starts_with("part-")) continue;
-    struct stat st{};
+    struct stat st {};
     ::stat(e.path().c_str(), &st);
-    parts.push_back({std::atoi(name.c_str() + 5), EtagOf(st), static_cast<std::uint64_t>(st.st_size)});
+    parts.push_back(
+        {std::atoi(name.c_str() + 5), EtagOf(st), static_cast<std::uint64_t>(st.st_size)});
   }
   std::sort(parts.begin(), parts.end(),
             [](const PartInfo& a, const PartInfo& b) { return a.number < b.number; });
@@ -317,7 +321,7 @@ core::Result<std::vector<ObjectInfo>> LocalObjectStore::List(std::string_view pr
     if (!entry.is_regular_file() || name.find(kTempMarker) != std::string::npos) continue;
     std::string key = entry.path().lexically_relative(root_).generic_string();
     if (!key.starts_with(prefix)) continue;
-    struct stat st{};
+    struct stat st {};
     if (::stat(entry.path().c_str(), &st) != 0) continue;
     out.push_back({std::move(key), static_cast<std::uint64_t>(st.st_size), EtagOf(st), ""});
   }

@@ -8,8 +8,8 @@
 
 namespace sdxl::storage {
 
-core::Status ObjectStore::ReadRange(std::string_view key, std::uint64_t offset,
-                                    std::span<char> out, const ReadOptions& options) {
+core::Status ObjectStore::ReadRange(std::string_view key, std::uint64_t offset, std::span<char> out,
+                                    const ReadOptions& options) {
   std::size_t filled = 0;
   core::Status overflow;
   auto st = GetRange(
@@ -29,8 +29,7 @@ core::Status ObjectStore::ReadRange(std::string_view key, std::uint64_t offset,
   return core::Status::Ok();
 }
 
-core::Result<std::string> ObjectStore::GetObject(std::string_view key,
-                                                 const ReadOptions& options) {
+core::Result<std::string> ObjectStore::GetObject(std::string_view key, const ReadOptions& options) {
   std::string data;
   SDXL_RETURN_IF_ERROR(GetRange(
       key, 0, std::nullopt,
@@ -49,7 +48,8 @@ core::Status ObjectStore::DeleteMany(std::span<const std::string> keys) {
 
 core::Result<Location> ParseLocation(std::string_view text) {
   Location loc;
-  if (text.empty()) return core::InvalidArgument("empty location; give s3://BUCKET[/PREFIX] or a path");
+  if (text.empty())
+    return core::InvalidArgument("empty location; give s3://BUCKET[/PREFIX] or a path");
   if (text.starts_with("s3://") || text.starts_with("S3://")) {
     std::string_view rest = text.substr(5);
     const size_t slash = rest.find('/');
@@ -57,13 +57,15 @@ core::Result<Location> ParseLocation(std::string_view text) {
     loc.bucket = std::string(rest.substr(0, slash));
     if (slash != std::string_view::npos) loc.prefix = std::string(rest.substr(slash + 1));
     if (loc.bucket.empty()) {
-      return core::InvalidArgument("\"" + std::string(text) + "\" names no bucket; write s3://BUCKET[/KEY]");
+      return core::InvalidArgument("\"" + std::string(text) +
+                                   "\" names no bucket; write s3://BUCKET[/KEY]");
     }
     return loc;
   }
   if (text.starts_with("file://")) {
     loc.path = std::string(text.substr(7));
-    if (loc.path.empty()) return core::InvalidArgument("\"" + std::string(text) + "\" names no path");
+    if (loc.path.empty())
+      return core::InvalidArgument("\"" + std::string(text) + "\" names no path");
     return loc;
   }
   if (text.find("://") != std::string_view::npos) {

@@ -95,8 +95,7 @@ core::Result<S3Config> S3Config::Load(const core::Environment& env, const S3Over
   const AwsIniFile creds_ini = ParseAwsIni(ReadTextFile(cred_path).value_or(""));
   const AwsIniFile config_ini = ParseAwsIni(ReadTextFile(config_path).value_or(""));
   const std::string csec = ConfigSection(config_ini, c.profile);
-  const bool profile_exists =
-      creds_ini.count(c.profile) != 0 || config_ini.count(csec) != 0;
+  const bool profile_exists = creds_ini.count(c.profile) != 0 || config_ini.count(csec) != 0;
   if (c.profile != "default" && !profile_exists) {
     return core::InvalidArgument("AWS profile \"" + c.profile + "\" is not in " + cred_path +
                                  " or " + config_path + "; fix AWS_PROFILE/--profile");

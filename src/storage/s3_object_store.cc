@@ -26,6 +26,12 @@ std::string Md5Base64(std::string_view data) {
   return std::string(reinterpret_cast<char*>(out), static_cast<size_t>(n));
 }
 
+http::RetryOptions RetryOptionsFor(const S3Config& config) {
+  http::RetryOptions o;
+  o.max_attempts = config.max_attempts;
+  return o;
+}
+
 bool Is2xx(int status) { return status >= 200 && status < 300; }
 
 // Parses "bytes START-END/TOTAL"; returns false when malformed.
@@ -82,7 +88,7 @@ S3ObjectStore::S3ObjectStore(const S3Config& config, std::string bucket, std::st
       signer_(config.credentials, config.region, "s3"),
       options_(std::move(options)),
       client_(options_.http),
-      retry_(http::RetryOptions{.max_attempts = config.max_attempts}, options_.retry_rng) {
+      retry_(RetryOptionsFor(config), options_.retry_rng) {
   if (!options_.clock) options_.clock = [] { return std::chrono::system_clock::now(); };
 }
 
@@ -126,15 +132,14 @@ void S3ObjectStore::Sleep(std::chrono::milliseconds d, const std::atomic<bool>* 
   const auto until = std::chrono::steady_clock::now() + d;
   while (std::chrono::steady_clock::now() < until) {
     if (cancel != nullptr && cancel->load()) return;
-    std::this_thread::sleep_for(
-        std::min<std::chrono::steady_clock::duration>(until - std::chrono::steady_clock::now(),
-                                                      std::chrono::milliseconds(50)));
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        until - std::chrono::steady_clock::now(), std::chrono::milliseconds(50)));
   }
 }
 
 core::Result<http::HttpResponse> S3ObjectStore::Execute(Call& call) {
-  const std::string payload = call.body.empty() ? std::string(kEmptyPayloadSha256)
-                                                : Sha256Hex(call.body);
+  const std::string payload =
+      call.body.empty() ? std::string(kEmptyPayloadSha256) : Sha256Hex(call.body);
   const int max_attempts = call.max_attempts > 0 ? call.max_attempts : config_.max_attempts;
   std::string host, path;
   Target(call.full_key, &host, &path);
@@ -164,10 +169,10 @@ core::Result<http::HttpResponse> S3ObjectStore::Execute(Call& call) {
     }
     if (attempt >= max_attempts) {
       if (attempt > 1 && st.retryable()) {
-        return core::Status(st.code(),
-                            st.message() + " (gave up after " + std::to_string(attempt) +
-                                " attempts)",
-                            st.retryable())
+        return core::Status(
+                   st.code(),
+                   st.message() + " (gave up after " + std::to_string(attempt) + " attempts)",
+                   st.retryable())
             .WithHttp(st.http_status(), st.service_code());
       }
       return st;
@@ -216,7 +221,8 @@ core::Status S3ObjectStore::GetRange(std::string_view key, std::uint64_t offset,
     call.cancel = options.cancel;
     call.max_attempts = 1;
     call.what = what;
-    if (!options.if_match.empty()) call.headers.emplace_back("If-Match", "\"" + options.if_match + "\"");
+    if (!options.if_match.empty())
+      call.headers.emplace_back("If-Match", "\"" + options.if_match + "\"");
     const bool ranged = start > 0 || length.has_value();
     if (ranged) {
       std::string range = "bytes=" + std::to_string(start) + "-";
@@ -264,10 +270,9 @@ core::Status S3ObjectStore::GetRange(std::string_view key, std::uint64_t offset,
     if (st.code() == core::Code::kCancelled || !st.retryable()) return st;
     if (received > before) attempt = 1;  // progress: the budget restarts, from the last byte
     if (attempt >= max_attempts || total_attempts >= 4 * max_attempts) {
-      return core::Status(st.code(),
-                          st.message() + " (gave up after " + std::to_string(total_attempts) +
-                              " attempts)",
-                          true);
+      return core::Status(
+          st.code(),
+          st.message() + " (gave up after " + std::to_string(total_attempts) + " attempts)", true);
     }
     auto delay = retry_.NextDelay(st, attempt);
     if (!delay) return st;
@@ -339,8 +344,7 @@ core::Result<std::string> S3ObjectStore::CompleteMultipartUpload(std::string_vie
   }
 }
 
-core::Status S3ObjectStore::AbortMultipartUpload(std::string_view key,
-                                                 std::string_view upload_id) {
+core::Status S3ObjectStore::AbortMultipartUpload(std::string_view key, std::string_view upload_id) {
   const std::string full = FullKey(key);
   Call call;
   call.method = "DELETE";
@@ -461,7 +465,10 @@ core::Result<std::string> S3ObjectStore::Presign(std::string_view key, PresignMe
   const std::string full = FullKey(key);
   std::string host, path;
   Target(&full, &host, &path);
-  SignableRequest sr{method == PresignMethod::kPut ? "PUT" : "GET", path, {}, {{"host", host}},
+  SignableRequest sr{method == PresignMethod::kPut ? "PUT" : "GET",
+                     path,
+                     {},
+                     {{"host", host}},
                      std::string(kUnsignedPayload)};
   const std::string query = signer_.PresignQuery(sr, options_.clock(), expires);
   return endpoint_.scheme + "://" + host + path + "?" + query;

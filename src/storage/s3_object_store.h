@@ -33,8 +33,7 @@ class S3ObjectStore final : public ObjectStore {
  public:
   // `prefix` is the root inside the bucket ("" or "models/x"; a trailing '/' is implied).
   static core::Result<std::unique_ptr<S3ObjectStore>> Create(const S3Config& config,
-                                                             std::string bucket,
-                                                             std::string prefix,
+                                                             std::string bucket, std::string prefix,
                                                              S3StoreOptions options = {});
 
   std::string Describe() const override;
@@ -67,8 +66,8 @@ class S3ObjectStore final : public ObjectStore {
 
  private:
   struct Call;
-  S3ObjectStore(const S3Config& config, std::string bucket, std::string prefix,
-                http::Url endpoint, S3StoreOptions options);
+  S3ObjectStore(const S3Config& config, std::string bucket, std::string prefix, http::Url endpoint,
+                S3StoreOptions options);
   std::string FullKey(std::string_view key) const { return root_ + std::string(key); }
   // Host header value and encoded path for a bucket-level (key == nullptr) or object request.
   void Target(const std::string* full_key, std::string* host, std::string* path) const;

@@ -16,10 +16,10 @@ core::Status BadXml(std::string_view what, std::string_view body) {
   for (char& c : snippet) {
     if (c == '\n' || c == '\r') c = ' ';
   }
-  return core::Status(core::Code::kDataLoss,
-                      "malformed " + std::string(what) + " response from the server: \"" +
-                          snippet + "\"",
-                      /*retryable=*/true);
+  return core::Status(
+      core::Code::kDataLoss,
+      "malformed " + std::string(what) + " response from the server: \"" + snippet + "\"",
+      /*retryable=*/true);
 }
 
 bool Load(pugi::xml_document& doc, std::string_view body) {
@@ -30,14 +30,29 @@ std::string Escape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      case '\r': out += "&#13;"; break;
-      case '\n': out += "&#10;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '\r':
+        out += "&#13;";
+        break;
+      case '\n':
+        out += "&#10;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -75,24 +90,29 @@ core::Status S3ErrorToStatus(int http_status, const S3Error& error, std::string_
   if (!error.message.empty()) detail += " (" + error.message + ")";
   core::Status st;
   if (code == "NoSuchBucket") {
-    st = core::NotFound(what + ": bucket does not exist; create it with `sdxl-tigris mb` or "
-                               "check the bucket name and endpoint");
+    st = core::NotFound(what +
+                        ": bucket does not exist; create it with `sdxl-tigris mb` or "
+                        "check the bucket name and endpoint");
   } else if (code == "NoSuchKey" || (code.empty() && http_status == 404)) {
     st = core::NotFound(what + ": no such object; check the key (ls lists what exists)");
   } else if (code == "NoSuchUpload") {
     st = core::NotFound(what + ": the multipart upload no longer exists (aborted or expired)");
   } else if (code == "SignatureDoesNotMatch") {
-    st = core::Unauthenticated(what + ": signature does not match; check "
-                                      "AWS_SECRET_ACCESS_KEY, the endpoint URL and the region");
+    st = core::Unauthenticated(what +
+                               ": signature does not match; check "
+                               "AWS_SECRET_ACCESS_KEY, the endpoint URL and the region");
   } else if (code == "InvalidAccessKeyId") {
-    st = core::Unauthenticated(what + ": access key is unknown to this endpoint; check "
-                                      "AWS_ACCESS_KEY_ID and AWS_ENDPOINT_URL_S3");
+    st = core::Unauthenticated(what +
+                               ": access key is unknown to this endpoint; check "
+                               "AWS_ACCESS_KEY_ID and AWS_ENDPOINT_URL_S3");
   } else if (code == "RequestTimeTooSkewed") {
-    st = core::Unauthenticated(what + ": the local clock is too far from the server's; sync it "
-                                      "(e.g. with NTP)");
+    st = core::Unauthenticated(what +
+                               ": the local clock is too far from the server's; sync it "
+                               "(e.g. with NTP)");
   } else if (code == "ExpiredToken" || code == "InvalidToken" || code == "TokenRefreshRequired") {
-    st = core::Unauthenticated(what + ": session token expired or invalid; refresh "
-                                      "AWS_SESSION_TOKEN");
+    st = core::Unauthenticated(what +
+                               ": session token expired or invalid; refresh "
+                               "AWS_SESSION_TOKEN");
   } else if (code == "AccessDenied" || code == "AllAccessDisabled" || http_status == 403) {
     st = core::PermissionDenied(what + ": access denied (" + detail +
                                 "); check that the key's policy allows this bucket and action");

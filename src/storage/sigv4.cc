@@ -140,30 +140,30 @@ SigningDetails SigV4Signer::SignHeaders(SignableRequest& request,
   const std::string amz_date = AmzDate(now);
   const std::string date = amz_date.substr(0, 8);
   request.headers.emplace_back("X-Amz-Date", amz_date);
-  if (add_content_sha256) request.headers.emplace_back("X-Amz-Content-Sha256", request.payload_sha256);
+  if (add_content_sha256)
+    request.headers.emplace_back("X-Amz-Content-Sha256", request.payload_sha256);
   const bool token = !credentials_.session_token.empty();
   if (token && sign_session_token) {
     request.headers.emplace_back("X-Amz-Security-Token", credentials_.session_token);
   }
   SigningDetails d;
   d.canonical_request = CanonicalRequest(request, &d.signed_headers);
-  d.string_to_sign = "AWS4-HMAC-SHA256\n" + amz_date + "\n" + Scope(date) + "\n" +
-                     Sha256Hex(d.canonical_request);
+  d.string_to_sign =
+      "AWS4-HMAC-SHA256\n" + amz_date + "\n" + Scope(date) + "\n" + Sha256Hex(d.canonical_request);
   d.signature = Sign(date, d.string_to_sign);
   if (token && !sign_session_token) {
     request.headers.emplace_back("X-Amz-Security-Token", credentials_.session_token);
   }
-  request.headers.emplace_back(
-      "Authorization", "AWS4-HMAC-SHA256 Credential=" + credentials_.access_key_id + "/" +
-                           Scope(date) + ", SignedHeaders=" + d.signed_headers +
-                           ", Signature=" + d.signature);
+  request.headers.emplace_back("Authorization",
+                               "AWS4-HMAC-SHA256 Credential=" + credentials_.access_key_id + "/" +
+                                   Scope(date) + ", SignedHeaders=" + d.signed_headers +
+                                   ", Signature=" + d.signature);
   return d;
 }
 
 std::string SigV4Signer::PresignQuery(SignableRequest& request,
                                       std::chrono::system_clock::time_point now,
-                                      std::chrono::seconds expires,
-                                      SigningDetails* details,
+                                      std::chrono::seconds expires, SigningDetails* details,
                                       bool sign_session_token) const {
   const std::string amz_date = AmzDate(now);
   const std::string date = amz_date.substr(0, 8);
@@ -180,8 +180,8 @@ std::string SigV4Signer::PresignQuery(SignableRequest& request,
   request.query.emplace_back("X-Amz-SignedHeaders", signed_headers);
   SigningDetails d;
   d.canonical_request = CanonicalRequest(request, &d.signed_headers);
-  d.string_to_sign = "AWS4-HMAC-SHA256\n" + amz_date + "\n" + Scope(date) + "\n" +
-                     Sha256Hex(d.canonical_request);
+  d.string_to_sign =
+      "AWS4-HMAC-SHA256\n" + amz_date + "\n" + Scope(date) + "\n" + Sha256Hex(d.canonical_request);
   d.signature = Sign(date, d.string_to_sign);
   std::string query = http::CanonicalQueryString(request.query);
   if (token && !sign_session_token) {

@@ -139,9 +139,9 @@ TEST(SigV4Suite, EveryApplicableCase) {
     const ParsedRequest req = ParseRequestTxt(ReadFile(entry.path() / "request.txt"));
     const std::string expected_creq = ReadFile(entry.path() / "header-canonical-request.txt");
     const std::string canonical_uri = http::UriEncode(req.raw_path, /*keep_slash=*/true);
-    const std::string expected_uri = expected_creq.substr(expected_creq.find('\n') + 1,
-                                                          expected_creq.find('\n', expected_creq.find('\n') + 1) -
-                                                              expected_creq.find('\n') - 1);
+    const std::string expected_uri = expected_creq.substr(
+        expected_creq.find('\n') + 1,
+        expected_creq.find('\n', expected_creq.find('\n') + 1) - expected_creq.find('\n') - 1);
     if (JsonBool(ctx, "normalize") && expected_uri != canonical_uri) {
       skipped.insert(name);  // path normalisation: not S3 behaviour (see the file comment)
       continue;
@@ -182,12 +182,10 @@ TEST(SigV4Suite, EveryApplicableCase) {
     EXPECT_EQ(qd.signature, ReadFile(entry.path() / "query-signature.txt"));
     EXPECT_NE(query.find("X-Amz-Signature=" + qd.signature), std::string::npos);
   }
-  EXPECT_EQ(skipped, (std::set<std::string>{"get-relative-normalized",
-                                            "get-relative-relative-normalized",
-                                            "get-slash-dot-slash-normalized",
-                                            "get-slash-normalized",
-                                            "get-slash-pointless-dot-normalized",
-                                            "get-slashes-normalized"}));
+  EXPECT_EQ(skipped, (std::set<std::string>{
+                         "get-relative-normalized", "get-relative-relative-normalized",
+                         "get-slash-dot-slash-normalized", "get-slash-normalized",
+                         "get-slash-pointless-dot-normalized", "get-slashes-normalized"}));
   EXPECT_EQ(ran, 38 - 6);
 }
 
@@ -198,8 +196,8 @@ const system_clock::time_point k20130524 = system_clock::from_time_t(1369353600)
 
 TEST(SigV4S3Examples, GetObjectWithRange) {
   SigV4Signer signer(kS3Creds, "us-east-1");
-  SignableRequest r{"GET", "/test.txt", {}, {{"Host", "examplebucket.s3.amazonaws.com"},
-                                             {"Range", "bytes=0-9"}}};
+  SignableRequest r{
+      "GET", "/test.txt", {}, {{"Host", "examplebucket.s3.amazonaws.com"}, {"Range", "bytes=0-9"}}};
   const auto d = signer.SignHeaders(r, k20130524);
   EXPECT_EQ(d.signed_headers, "host;range;x-amz-content-sha256;x-amz-date");
   EXPECT_EQ(Sha256Hex(d.canonical_request),
@@ -213,7 +211,9 @@ TEST(SigV4S3Examples, GetObjectWithRange) {
 
 TEST(SigV4S3Examples, PutObjectKeyWithDollar) {
   SigV4Signer signer(kS3Creds, "us-east-1");
-  SignableRequest r{"PUT", "/" + http::UriEncode("test$file.text", true), {},
+  SignableRequest r{"PUT",
+                    "/" + http::UriEncode("test$file.text", true),
+                    {},
                     {{"Host", "examplebucket.s3.amazonaws.com"},
                      {"Date", "Fri, 24 May 2013 00:00:00 GMT"},
                      {"x-amz-storage-class", "REDUCED_REDUNDANCY"}}};
@@ -236,7 +236,9 @@ TEST(SigV4S3Examples, GetBucketLifecycleEmptyQueryValue) {
 
 TEST(SigV4S3Examples, ListObjectsSortedQuery) {
   SigV4Signer signer(kS3Creds, "us-east-1");
-  SignableRequest r{"GET", "/", {{"prefix", "J"}, {"max-keys", "2"}},
+  SignableRequest r{"GET",
+                    "/",
+                    {{"prefix", "J"}, {"max-keys", "2"}},
                     {{"Host", "examplebucket.s3.amazonaws.com"}}};
   const auto d = signer.SignHeaders(r, k20130524);
   EXPECT_EQ(Sha256Hex(d.canonical_request),
@@ -273,8 +275,7 @@ TEST(SigV4, SessionTokenIsSignedHeaderAndQueryParam) {
 TEST(SigV4, KeysNeedingEncodingAreEncodedOnceAndNotNormalised) {
   EXPECT_EQ(http::UriEncode("a b+c%d/ünï/..//x~", true), "a%20b%2Bc%25d/%C3%BCn%C3%AF/..//x~");
   SigV4Signer signer(kS3Creds, "us-east-1");
-  SignableRequest r{"GET", "/bucket/" + http::UriEncode("dir//./a%20b", true), {},
-                    {{"Host", "h"}}};
+  SignableRequest r{"GET", "/bucket/" + http::UriEncode("dir//./a%20b", true), {}, {{"Host", "h"}}};
   const auto d = signer.SignHeaders(r, k20130524);
   EXPECT_EQ(d.canonical_request.substr(0, d.canonical_request.find('\n', 4)),
             "GET\n/bucket/dir//./a%2520b");

@@ -68,7 +68,8 @@ class Run {
   core::Status Final() {
     std::lock_guard<std::mutex> lock(mu_);
     if (!error_.ok()) return error_;
-    if (user_cancelled() || stop_.load()) return core::Cancelled("interrupted; nothing partial was kept");
+    if (user_cancelled() || stop_.load())
+      return core::Cancelled("interrupted; nothing partial was kept");
     return core::Status::Ok();
   }
   void Progress(std::uint64_t n) const {
@@ -89,8 +90,8 @@ class Run {
 // Runs `body(worker, index)` for index in [0, n) on `threads` owned threads.
 template <typename Body>
 void RunWorkers(std::size_t n, int threads, Run& run, Body body) {
-  const std::size_t count = std::clamp<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)), 1,
-                                                    std::max<std::size_t>(n, 1));
+  const std::size_t count = std::clamp<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)),
+                                                    1, std::max<std::size_t>(n, 1));
   std::atomic<std::size_t> next{0};
   std::vector<std::thread> pool;
   pool.reserve(count);
@@ -105,7 +106,9 @@ void RunWorkers(std::size_t n, int threads, Run& run, Body body) {
 }
 
 core::Status CheckRelativeKey(std::string_view rel, std::string_view full_key) {
-  if (rel.empty()) return core::InvalidArgument("object \"" + std::string(full_key) + "\" maps to an empty file name");
+  if (rel.empty())
+    return core::InvalidArgument("object \"" + std::string(full_key) +
+                                 "\" maps to an empty file name");
   size_t start = 0;
   while (start <= rel.size()) {
     size_t end = rel.find('/', start);
@@ -162,7 +165,7 @@ core::Status OpenTemp(DownloadItem& item) {
 }
 
 core::Status FinishItem(DownloadItem& item) {
-  struct stat st{};
+  struct stat st {};
   if (::fstat(item.fd, &st) != 0) return ErrnoStatus("cannot stat " + item.tmp.string(), errno);
   if (static_cast<std::uint64_t>(st.st_size) != item.info.size) {
     return core::DataLoss(item.dest.string() + ": downloaded size " + std::to_string(st.st_size) +
@@ -218,10 +221,11 @@ core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectIn
     std::uint64_t pos = range.offset;
     core::Status write_error;
     ChunkSink sink = [&](std::string_view chunk) {
+      if (run.user_cancelled()) return false;
       std::size_t done = 0;
       while (done < chunk.size()) {
-        const ssize_t n = ::pwrite(fd, chunk.data() + done, chunk.size() - done,
-                                   static_cast<off_t>(pos + done));
+        const ssize_t n =
+            ::pwrite(fd, chunk.data() + done, chunk.size() - done, static_cast<off_t>(pos + done));
         if (n < 0) {
           if (errno == EINTR) continue;
           write_error = ErrnoStatus("cannot write " + item.tmp.string(), errno);
@@ -273,7 +277,7 @@ struct UploadItem {
   fs::path source;
   std::string key;
   std::uint64_t size = 0;
-  struct timespec mtime{};
+  struct timespec mtime {};
   std::uint64_t part_size = 0;
   bool multipart = false;
   std::mutex mu;
@@ -305,7 +309,7 @@ core::Status ReadExactly(int fd, char* out, std::uint64_t offset, std::uint64_t 
 }
 
 core::Status CheckUnchanged(const UploadItem& item) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(item.source.c_str(), &st) != 0 ||
       static_cast<std::uint64_t>(st.st_size) != item.size ||
       st.st_mtim.tv_sec != item.mtime.tv_sec || st.st_mtim.tv_nsec != item.mtime.tv_nsec) {
@@ -326,7 +330,7 @@ core::Result<TransferStats> RunUpload(ObjectStore& store, std::vector<fs::path> 
     auto item = std::make_unique<UploadItem>();
     item->source = std::move(sources[i]);
     item->key = std::move(keys[i]);
-    struct stat st{};
+    struct stat st {};
     if (::stat(item->source.c_str(), &st) != 0) {
       return ErrnoStatus("cannot read " + item->source.string(), errno);
     }
@@ -335,12 +339,13 @@ core::Result<TransferStats> RunUpload(ObjectStore& store, std::vector<fs::path> 
     }
     item->size = static_cast<std::uint64_t>(st.st_size);
     item->mtime = st.st_mtim;
-    item->multipart = item->size >= std::max<std::uint64_t>(options.multipart_threshold, 1) &&
-                      item->size > 0;
+    item->multipart =
+        item->size >= std::max<std::uint64_t>(options.multipart_threshold, 1) && item->size > 0;
     item->part_size = item->multipart ? ChoosePartSize(item->size, options.part_size) : item->size;
     const std::size_t nparts =
-        item->multipart ? static_cast<std::size_t>((item->size + item->part_size - 1) / item->part_size)
-                        : 1;
+        item->multipart
+            ? static_cast<std::size_t>((item->size + item->part_size - 1) / item->part_size)
+            : 1;
     item->parts.resize(nparts);
     item->remaining = nparts;
     for (std::size_t p = 0; p < nparts; ++p) tasks.push_back({i, p});
@@ -457,6 +462,10 @@ core::Result<TransferStats> DownloadFile(ObjectStore& store, std::string_view ke
 core::Result<TransferStats> DownloadPrefix(ObjectStore& store, std::string_view prefix,
                                            const fs::path& directory,
                                            const TransferOptions& options) {
+  // A prefix names a directory: "models/x" must not pick up "models/xl/...".
+  std::string dir_prefix(prefix);
+  if (!dir_prefix.empty() && dir_prefix.back() != '/') dir_prefix.push_back('/');
+  prefix = dir_prefix;
   SDXL_ASSIGN_OR_RETURN(std::vector<ObjectInfo> all, store.List(prefix));
   std::vector<ObjectInfo> objects;
   std::vector<fs::path> dests;

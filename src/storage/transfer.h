@@ -36,7 +36,7 @@ struct TransferOptions {
   // Total bytes of the whole transfer, reported once it is known (before data flows).
   std::function<void(std::uint64_t total_bytes)> on_total;
   const std::atomic<bool>* cancel = nullptr;  // set to stop: temp files and uploads are cleaned
-  bool overwrite = true;  // false: existing destination files are an error
+  bool overwrite = true;                      // false: existing destination files are an error
 };
 
 struct TransferStats {
@@ -49,8 +49,9 @@ struct TransferStats {
 core::Result<TransferStats> DownloadFile(ObjectStore& store, std::string_view key,
                                          const std::filesystem::path& destination,
                                          const TransferOptions& options);
-// Every object under `prefix` -> files under `directory` (relative key paths kept). Keys that would
-// escape the directory ("..", absolute) are rejected.
+// Every object under the directory-like `prefix` ("models/x" means "models/x/...", never
+// "models/xl/...") -> files under `directory` (relative key paths kept). Keys that would escape
+// the directory ("..", empty segments) are rejected.
 core::Result<TransferStats> DownloadPrefix(ObjectStore& store, std::string_view prefix,
                                            const std::filesystem::path& directory,
                                            const TransferOptions& options);

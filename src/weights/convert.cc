@@ -9,6 +9,10 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace sdxl::weights {
 namespace {
 
@@ -28,6 +32,102 @@ T Load(const std::byte* p) {
 template <typename T>
 void Store(std::byte* p, T v) {
   std::memcpy(p, &v, sizeof(T));
+}
+
+// Branch-free cores of the scalar conversions (so the loops below vectorize).
+inline std::uint16_t BF16FromBits(std::uint32_t u) {
+  const bool nan = (u & 0x7FFFFFFFu) > 0x7F800000u;
+  const std::uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+  const std::uint32_t quiet_nan = (u >> 16) | 0x0040u;  // sign + top payload bits, quiet bit set
+  return static_cast<std::uint16_t>(nan ? quiet_nan : rounded);
+}
+
+inline std::uint32_t BitsFromBF16(std::uint16_t b) {
+  const std::uint32_t u = static_cast<std::uint32_t>(b) << 16;
+  return ((u & 0x7FFFFFFFu) > 0x7F800000u) ? (u | 0x00400000u) : u;
+}
+
+// Hot loops for the common pairs. target_clones builds an AVX2 copy picked at load time.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SDXL_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SDXL_VECTOR_CLONES
+#endif
+
+SDXL_VECTOR_CLONES void F32ToBF16Loop(const std::byte* in, std::byte* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, in + 4 * i, 4);
+    const std::uint16_t r = BF16FromBits(u);
+    std::memcpy(out + 2 * i, &r, 2);
+  }
+}
+
+SDXL_VECTOR_CLONES void BF16ToF32Loop(const std::byte* in, std::byte* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    std::uint16_t b;
+    std::memcpy(&b, in + 2 * i, 2);
+    const std::uint32_t u = BitsFromBF16(b);
+    std::memcpy(out + 4 * i, &u, 4);
+  }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// F16C converts with IEEE round-to-nearest-even and quiets NaNs keeping sign and top payload
+// bits: exactly the scalar F32ToF16 / F16ToF32 (checked by the unit tests on every pattern).
+bool HaveF16C() {
+  // Every AVX2 CPU (Intel Haswell+, AMD Zen+) has F16C, and the AVX2 check includes OS support
+  // for the YMM state; clang 14 cannot test "f16c" directly.
+  static const bool have = __builtin_cpu_supports("avx2");
+  return have;
+}
+
+__attribute__((target("avx2,f16c"))) size_t F32ToF16F16C(const std::byte* in, std::byte* out,
+                                                         size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(reinterpret_cast<const float*>(in + 4 * i));
+    const __m128i h = _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 2 * i), h);
+  }
+  return i;
+}
+
+__attribute__((target("avx2,f16c"))) size_t F16ToF32F16C(const std::byte* in, std::byte* out,
+                                                         size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 2 * i));
+    _mm256_storeu_ps(reinterpret_cast<float*>(out + 4 * i), _mm256_cvtph_ps(h));
+  }
+  return i;
+}
+#endif
+
+void F32ToF16Loop(const std::byte* in, std::byte* out, size_t n) {
+  size_t i = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (HaveF16C()) i = F32ToF16F16C(in, out, n);
+#endif
+  for (; i < n; ++i) {
+    float f;
+    std::memcpy(&f, in + 4 * i, 4);
+    const std::uint16_t h = F32ToF16(f);
+    std::memcpy(out + 2 * i, &h, 2);
+  }
+}
+
+void F16ToF32Loop(const std::byte* in, std::byte* out, size_t n) {
+  size_t i = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (HaveF16C()) i = F16ToF32F16C(in, out, n);
+#endif
+  for (; i < n; ++i) {
+    std::uint16_t h;
+    std::memcpy(&h, in + 2 * i, 2);
+    const float f = F16ToF32(h);
+    std::memcpy(out + 4 * i, &f, 4);
+  }
 }
 
 // Element value as float (F64 goes through float exactly like torch's c10 casts).
@@ -74,7 +174,10 @@ void ConvertRaw(DType from, DType to, const std::byte* in, std::byte* out, size_
     std::memcpy(out, in, n * ElemSize(from));
     return;
   }
-  if (from == DType::kF64 && to == DType::kF64) return;
+  if (from == DType::kF32 && to == DType::kBF16) return F32ToBF16Loop(in, out, n);
+  if (from == DType::kBF16 && to == DType::kF32) return BF16ToF32Loop(in, out, n);
+  if (from == DType::kF32 && to == DType::kF16) return F32ToF16Loop(in, out, n);
+  if (from == DType::kF16 && to == DType::kF32) return F16ToF32Loop(in, out, n);
   switch (from) {
     case DType::kF32:
       return ConvertFrom<DType::kF32>(to, in, out, n);
@@ -115,15 +218,7 @@ struct Fd {
 
 }  // namespace
 
-std::uint16_t F32ToBF16(float value) {
-  const std::uint32_t u = std::bit_cast<std::uint32_t>(value);
-  if ((u & 0x7FFFFFFFu) > 0x7F800000u) {
-    // NaN: keep the sign and top payload bits, force the quiet bit.
-    return static_cast<std::uint16_t>((u >> 16) | 0x0040u);
-  }
-  const std::uint32_t rounding_bias = 0x7FFFu + ((u >> 16) & 1u);
-  return static_cast<std::uint16_t>((u + rounding_bias) >> 16);
-}
+std::uint16_t F32ToBF16(float value) { return BF16FromBits(std::bit_cast<std::uint32_t>(value)); }
 
 std::uint16_t F32ToF16(float value) {
   const std::uint32_t u = std::bit_cast<std::uint32_t>(value);
@@ -134,8 +229,8 @@ std::uint16_t F32ToF16(float value) {
   }
   if (abs >= 0x477FF000u) return sign | 0x7C00u;  // >= 65520 rounds to Inf (and Inf stays)
   if (abs >= 0x38800000u) {                       // normal half: >= 2^-14
-    std::uint32_t v = abs - 0x38000000u;           // rebias exponent 127 -> 15
-    v += 0xFFFu + ((v >> 13) & 1u);                // round to nearest even on the 13 dropped bits
+    std::uint32_t v = abs - 0x38000000u;          // rebias exponent 127 -> 15
+    v += 0xFFFu + ((v >> 13) & 1u);               // round to nearest even on the 13 dropped bits
     return static_cast<std::uint16_t>(sign | (v >> 13));
   }
   const std::uint32_t e = abs >> 23;
@@ -149,11 +244,7 @@ std::uint16_t F32ToF16(float value) {
   return static_cast<std::uint16_t>(sign | q);
 }
 
-float BF16ToF32(std::uint16_t bits) {
-  std::uint32_t u = static_cast<std::uint32_t>(bits) << 16;
-  if ((u & 0x7FFFFFFFu) > 0x7F800000u) u |= 0x00400000u;  // NaN: quiet
-  return std::bit_cast<float>(u);
-}
+float BF16ToF32(std::uint16_t bits) { return std::bit_cast<float>(BitsFromBF16(bits)); }
 
 float F16ToF32(std::uint16_t h) {
   const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;

@@ -55,7 +55,7 @@ struct ConvertOptions {
 struct ConvertStats {
   std::uint64_t tensors = 0;
   std::uint64_t converted_tensors = 0;
-  std::uint64_t input_bytes = 0;   // file sizes
+  std::uint64_t input_bytes = 0;  // file sizes
   std::uint64_t output_bytes = 0;
 };
 

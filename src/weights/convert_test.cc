@@ -51,15 +51,15 @@ TEST(F32ToF16, RoundsToNearestEven) {
   EXPECT_EQ(F32ToF16(std::nextafter(65520.0f, 0.0f)), 0x7BFF);
   EXPECT_EQ(F32ToF16(65520.0f), 0x7C00);  // tie between max and 2^16: even is Inf
   EXPECT_EQ(F32ToF16(1e10f), 0x7C00);
-  EXPECT_EQ(F32ToF16(1.0f + 0x1p-11f), 0x3C00);        // tie, even stays
-  EXPECT_EQ(F32ToF16(1.0f + 3 * 0x1p-11f), 0x3C02);    // tie, odd rounds up
-  EXPECT_EQ(F32ToF16(0x1p-14f), 0x0400);               // smallest normal
-  EXPECT_EQ(F32ToF16(0x1p-14f - 0x1p-25f), 0x0400);    // tie into the normal range
-  EXPECT_EQ(F32ToF16(0x1p-24f), 0x0001);               // smallest subnormal
-  EXPECT_EQ(F32ToF16(0x1p-25f), 0x0000);               // tie, even: zero
+  EXPECT_EQ(F32ToF16(1.0f + 0x1p-11f), 0x3C00);      // tie, even stays
+  EXPECT_EQ(F32ToF16(1.0f + 3 * 0x1p-11f), 0x3C02);  // tie, odd rounds up
+  EXPECT_EQ(F32ToF16(0x1p-14f), 0x0400);             // smallest normal
+  EXPECT_EQ(F32ToF16(0x1p-14f - 0x1p-25f), 0x0400);  // tie into the normal range
+  EXPECT_EQ(F32ToF16(0x1p-24f), 0x0001);             // smallest subnormal
+  EXPECT_EQ(F32ToF16(0x1p-25f), 0x0000);             // tie, even: zero
   EXPECT_EQ(F32ToF16(std::nextafter(0x1p-25f, 1.0f)), 0x0001);
-  EXPECT_EQ(F32ToF16(1.5f * 0x1p-24f), 0x0002);        // subnormal tie, odd rounds up
-  EXPECT_EQ(F32ToF16(2.5f * 0x1p-24f), 0x0002);        // subnormal tie, even stays
+  EXPECT_EQ(F32ToF16(1.5f * 0x1p-24f), 0x0002);  // subnormal tie, odd rounds up
+  EXPECT_EQ(F32ToF16(2.5f * 0x1p-24f), 0x0002);  // subnormal tie, even stays
   EXPECT_EQ(F32ToF16(-0x1p-30f), 0x8000);
   EXPECT_EQ(F32ToF16(-0.0f), 0x8000);
   EXPECT_EQ(F32ToF16(-INFINITY), 0xFC00);
@@ -139,13 +139,49 @@ TEST(Widening, ExactForEveryHalfAndBFloat16Pattern) {
   EXPECT_EQ(U(F16ToF32(0x7C00)), 0x7F800000u);
 }
 
+// ConvertElements uses vector code (F16C, AVX2 clones) for the common pairs: it must agree with
+// the scalar functions on every input, NaNs included, at every length (vector body + tail).
+TEST(ConvertElements, VectorPathsMatchScalarOnEveryPattern) {
+  std::vector<float> f32;
+  for (std::uint64_t u = 0; u <= 0xFFFFFFFFull; u += 65521)
+    f32.push_back(F(static_cast<std::uint32_t>(u)));
+  for (std::uint32_t u : {0x7F800001u, 0xFFC00001u, 0x7FFFFFFFu, 0x477FF000u, 0x33000000u}) {
+    f32.push_back(F(u));
+  }
+  f32.push_back(0.0f);  // odd length: exercises the scalar tail
+  std::vector<std::uint16_t> h16(f32.size()), b16(f32.size());
+  ASSERT_TRUE(ConvertElements(DType::kF32, DType::kF16, std::as_bytes(std::span(f32)),
+                              std::as_writable_bytes(std::span(h16)))
+                  .ok());
+  ASSERT_TRUE(ConvertElements(DType::kF32, DType::kBF16, std::as_bytes(std::span(f32)),
+                              std::as_writable_bytes(std::span(b16)))
+                  .ok());
+  for (size_t i = 0; i < f32.size(); ++i) {
+    ASSERT_EQ(h16[i], F32ToF16(f32[i])) << std::hex << U(f32[i]);
+    ASSERT_EQ(b16[i], F32ToBF16(f32[i])) << std::hex << U(f32[i]);
+  }
+  std::vector<std::uint16_t> all(65536 + 3);
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint16_t>(i);
+  std::vector<float> from_h(all.size()), from_b(all.size());
+  ASSERT_TRUE(ConvertElements(DType::kF16, DType::kF32, std::as_bytes(std::span(all)),
+                              std::as_writable_bytes(std::span(from_h)))
+                  .ok());
+  ASSERT_TRUE(ConvertElements(DType::kBF16, DType::kF32, std::as_bytes(std::span(all)),
+                              std::as_writable_bytes(std::span(from_b)))
+                  .ok());
+  for (size_t i = 0; i < all.size(); ++i) {
+    ASSERT_EQ(U(from_h[i]), U(F16ToF32(all[i]))) << std::hex << all[i];
+    ASSERT_EQ(U(from_b[i]), U(BF16ToF32(all[i]))) << std::hex << all[i];
+  }
+}
+
 TEST(ConvertElements, ConvertsBuffersAndChecksSizes) {
   const float in[4] = {1.0f, -2.5f, 65536.0f, 0x1p-24f};
   std::uint16_t out[4];
   auto in_bytes = std::as_bytes(std::span(in));
-  ASSERT_TRUE(ConvertElements(DType::kF32, DType::kF16, in_bytes,
-                              std::as_writable_bytes(std::span(out)))
-                  .ok());
+  ASSERT_TRUE(
+      ConvertElements(DType::kF32, DType::kF16, in_bytes, std::as_writable_bytes(std::span(out)))
+          .ok());
   EXPECT_EQ(out[0], 0x3C00);
   EXPECT_EQ(out[1], 0xC100);
   EXPECT_EQ(out[2], 0x7C00);
@@ -169,9 +205,9 @@ TEST(ConvertElements, ConvertsBuffersAndChecksSizes) {
   EXPECT_FALSE(ConvertElements(DType::kF32, DType::kF16, in_bytes.first(7),
                                std::as_writable_bytes(std::span(out)))
                    .ok());
-  EXPECT_FALSE(ConvertElements(DType::kI32, DType::kF16, in_bytes,
-                               std::as_writable_bytes(std::span(out)))
-                   .ok());
+  EXPECT_FALSE(
+      ConvertElements(DType::kI32, DType::kF16, in_bytes, std::as_writable_bytes(std::span(out)))
+          .ok());
 }
 
 std::string Raw(const void* p, size_t n) { return std::string(static_cast<const char*>(p), n); }
@@ -182,11 +218,13 @@ class ConvertFileTest : public ::testing::Test {
     for (int i = 0; i < 1000; ++i) f32_[i] = static_cast<float>(i) * 0.001f - 0.3f;
     for (int i = 0; i < 7; ++i) i64_[i] = (1ll << 40) * i - 5;
     for (int i = 0; i < 10; ++i) f16_[i] = F32ToF16(static_cast<float>(i) / 3.0f);
-    auto w = SafetensorsWriter::Create(
-        dir_ / "in.safetensors",
-        {{"w", DType::kF32, {10, 100}}, {"ids", DType::kI64, {7}}, {"h", DType::kF16, {2, 5}},
-         {"mask", DType::kBool, {3}}, {"empty", DType::kF32, {0}}},
-        {{"format", "pt"}, {"note", "keep"}});
+    auto w = SafetensorsWriter::Create(dir_ / "in.safetensors",
+                                       {{"w", DType::kF32, {10, 100}},
+                                        {"ids", DType::kI64, {7}},
+                                        {"h", DType::kF16, {2, 5}},
+                                        {"mask", DType::kBool, {3}},
+                                        {"empty", DType::kF32, {0}}},
+                                       {{"format", "pt"}, {"note", "keep"}});
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     for (const TensorInfo& t : w->layout().tensors()) {
       std::string bytes;

@@ -72,6 +72,10 @@ struct Manifest {
   std::uint64_t total_bytes() const;
 };
 
+// True for a relative, '/'-separated path with no empty, "." or ".." components, no leading '/',
+// backslash or NUL: safe to join under a local directory (ParseManifest enforces it).
+bool IsSafeManifestPath(std::string_view path);
+
 // Number of chunks for a file of `size` bytes.
 std::uint64_t NumChunks(std::uint64_t size, std::uint64_t chunk_size);
 

@@ -34,7 +34,8 @@ TEST(Manifest, NumChunks) {
 TEST(Manifest, ChunkHashesAtBoundaries) {
   TempDir dir;
   const std::uint64_t chunk = 4096;
-  for (std::uint64_t size : std::vector<std::uint64_t>{0, 1, chunk - 1, chunk, chunk + 1, 3 * chunk}) {
+  for (std::uint64_t size :
+       std::vector<std::uint64_t>{0, 1, chunk - 1, chunk, chunk + 1, 3 * chunk}) {
     const std::string data = Pattern(size, static_cast<int>(size));
     dir.Write("f.bin", data);
     auto e = BuildFileEntry(dir / "f.bin", "sub/f.bin", chunk);
@@ -115,8 +116,7 @@ TEST(Manifest, SafetensorsFilesGetATensorIndex) {
 Manifest SampleManifest(const TempDir& dir) {
   dir.Write("model_index.json", R"({"_class_name": "StableDiffusionXLPipeline"})");
   dir.Write("unet/diffusion_pytorch_model.safetensors",
-            FileBytes(R"({"w":{"dtype":"F16","shape":[3,2],"data_offsets":[0,12]}})",
-                      Pattern(12)));
+            FileBytes(R"({"w":{"dtype":"F16","shape":[3,2],"data_offsets":[0,12]}})", Pattern(12)));
   dir.Write("empty.txt", "");
   dir.Write(".cache/huggingface/x", "ignored");
   dir.Write(std::string(kManifestFileName), "{}");
@@ -219,12 +219,20 @@ TEST(Manifest, RejectsMalformedManifests) {
   ExpectRejected([](J& j) { j["files"][2]["safetensors"]["tensors"][0]["dtype"] = "F17"; },
                  "unknown dtype");
   ExpectRejected(
-      [](J& j) { j["files"][2]["safetensors"]["tensors"][0]["data_offsets"] = {0, 10}; },
+      [](J& j) {
+        j["files"][2]["safetensors"]["tensors"][0]["data_offsets"] = {0, 10};
+      },
       "needs 12");
-  ExpectRejected([](J& j) { j["files"][2]["safetensors"]["tensors"][0]["shape"] = {3, -2}; },
-                 "non-negative");
-  ExpectRejected([](J& j) { j["files"][2]["safetensors"]["metadata"] = {{"k", 1}}; },
-                 "metadata values must be strings");
+  ExpectRejected(
+      [](J& j) {
+        j["files"][2]["safetensors"]["tensors"][0]["shape"] = {3, -2};
+      },
+      "non-negative");
+  ExpectRejected(
+      [](J& j) {
+        j["files"][2]["safetensors"]["metadata"] = {{"k", 1}};
+      },
+      "metadata values must be strings");
 }
 
 TEST(Manifest, BuildRejectsBadArguments) {

@@ -21,59 +21,224 @@ using core::Result;
 using core::Status;
 using nlohmann::json;
 
-Status HeaderError(std::string message) { return DataLoss("invalid safetensors header: " + message); }
+Status HeaderError(std::string message) {
+  return DataLoss("invalid safetensors header: " + message);
+}
 
 std::string Quote(std::string_view name) { return "'" + PrintableForError(name) + "'"; }
 
-Result<std::uint64_t> UnsignedField(const json& v, std::string_view what, std::string_view name) {
-  if (!v.is_number_unsigned()) {
-    return HeaderError("tensor " + Quote(name) + ": " + std::string(what) +
-                       " must be a non-negative integer, got " + v.dump());
-  }
-  return v.get<std::uint64_t>();
-}
+// Streams the header JSON straight into TensorInfo records, with no DOM in between: memory stays
+// proportional to the tensors (a 100 MB header of tiny tensors would need GBs as a DOM), and
+// the fixed schema means no nesting deeper than 3 is ever accepted.
+class HeaderSax : public nlohmann::json_sax<json> {
+ public:
+  std::vector<TensorInfo> tensors;
+  std::map<std::string, std::string> metadata;
+  std::string error;
 
-Result<TensorInfo> ParseTensorEntry(const std::string& name, const json& v) {
-  if (!v.is_object()) return HeaderError("tensor " + Quote(name) + " is not a JSON object");
-  TensorInfo info;
-  info.name = name;
-  bool have_dtype = false, have_shape = false, have_offsets = false;
-  for (const auto& [key, field] : v.items()) {
-    if (key == "dtype") {
-      if (!field.is_string()) return HeaderError("tensor " + Quote(name) + ": dtype is not a string");
-      auto dt = ParseDType(field.get_ref<const std::string&>());
-      if (!dt) {
-        return HeaderError("tensor " + Quote(name) + ": unknown dtype \"" +
-                           PrintableForError(field.get_ref<const std::string&>()) +
-                           "\"");
-      }
-      info.dtype = *dt;
-      have_dtype = true;
-    } else if (key == "shape") {
-      if (!field.is_array()) return HeaderError("tensor " + Quote(name) + ": shape is not an array");
-      for (const json& d : field) {
-        SDXL_ASSIGN_OR_RETURN(std::uint64_t dim, UnsignedField(d, "every shape dimension", name));
-        info.shape.push_back(dim);
-      }
-      have_shape = true;
-    } else if (key == "data_offsets") {
-      if (!field.is_array() || field.size() != 2) {
-        return HeaderError("tensor " + Quote(name) + ": data_offsets must be [begin, end]");
-      }
-      SDXL_ASSIGN_OR_RETURN(info.data_begin, UnsignedField(field[0], "data_offsets", name));
-      SDXL_ASSIGN_OR_RETURN(info.data_end, UnsignedField(field[1], "data_offsets", name));
-      have_offsets = true;
-    } else {
-      return HeaderError("tensor " + Quote(name) + ": unexpected field \"" +
-                         PrintableForError(key) + "\"");
+  bool null() override {
+    if (state_ == State::kMetaValue) {  // "__metadata__": null means no metadata
+      state_ = State::kRoot;
+      return true;
+    }
+    return TypeError("null");
+  }
+  bool boolean(bool v) override { return TypeError(v ? "true" : "false"); }
+  bool number_integer(number_integer_t v) override { return TypeError(std::to_string(v)); }
+  bool number_float(number_float_t, const string_t& raw) override { return TypeError(raw); }
+  bool binary(binary_t&) override { return TypeError("binary"); }
+  bool number_unsigned(number_unsigned_t v) override {
+    if (state_ == State::kShape) {
+      cur_.shape.push_back(v);
+      return true;
+    }
+    if (state_ == State::kOffsets) {
+      if (offsets_seen_ == 2) return Fail(Tensor() + ": data_offsets must be [begin, end]");
+      (offsets_seen_++ == 0 ? cur_.data_begin : cur_.data_end) = v;
+      return true;
+    }
+    return TypeError(std::to_string(v));
+  }
+  bool string(string_t& v) override {
+    if (state_ == State::kMetaEntry) {
+      metadata.emplace(std::move(meta_key_), std::move(v));
+      state_ = State::kMeta;
+      return true;
+    }
+    if (state_ == State::kDtype) {
+      auto dt = ParseDType(v);
+      if (!dt) return Fail(Tensor() + ": unknown dtype \"" + PrintableForError(v) + "\"");
+      cur_.dtype = *dt;
+      state_ = State::kTensor;
+      return true;
+    }
+    return TypeError("\"" + PrintableForError(v) + "\"");
+  }
+  bool start_object(std::size_t) override {
+    switch (state_) {
+      case State::kStart:
+        state_ = State::kRoot;
+        return true;
+      case State::kMetaValue:
+        state_ = State::kMeta;
+        return true;
+      case State::kTensorValue:
+        have_dtype_ = have_shape_ = have_offsets_ = false;
+        state_ = State::kTensor;
+        return true;
+      default:
+        return TypeError("an object");
     }
   }
-  if (!have_dtype || !have_shape || !have_offsets) {
-    return HeaderError("tensor " + Quote(name) + ": missing " +
-                       (!have_dtype ? "dtype" : !have_shape ? "shape" : "data_offsets"));
+  bool end_object() override {
+    switch (state_) {
+      case State::kRoot:
+        state_ = State::kDone;
+        return true;
+      case State::kMeta:
+        state_ = State::kRoot;
+        return true;
+      case State::kTensor:
+        if (!have_dtype_ || !have_shape_ || !have_offsets_) {
+          return Fail(Tensor() + ": missing " +
+                      (!have_dtype_   ? "dtype"
+                       : !have_shape_ ? "shape"
+                                      : "data_offsets"));
+        }
+        tensors.push_back(std::move(cur_));
+        cur_ = TensorInfo();
+        state_ = State::kRoot;
+        return true;
+      default:
+        return Fail("unexpected end of object");
+    }
   }
-  return info;
-}
+  bool start_array(std::size_t) override {
+    if (state_ == State::kShapeStart) {
+      state_ = State::kShape;
+      return true;
+    }
+    if (state_ == State::kOffsetsStart) {
+      offsets_seen_ = 0;
+      state_ = State::kOffsets;
+      return true;
+    }
+    return TypeError("an array");
+  }
+  bool end_array() override {
+    if (state_ == State::kShape) {
+      have_shape_ = true;
+      state_ = State::kTensor;
+      return true;
+    }
+    if (state_ == State::kOffsets && offsets_seen_ == 2) {
+      have_offsets_ = true;
+      state_ = State::kTensor;
+      return true;
+    }
+    if (state_ == State::kOffsets) return Fail(Tensor() + ": data_offsets must be [begin, end]");
+    return Fail("unexpected end of array");
+  }
+  bool key(string_t& k) override {
+    if (state_ == State::kRoot) {
+      if (k == "__metadata__") {
+        if (seen_metadata_) return Fail("duplicate key \"__metadata__\"");
+        seen_metadata_ = true;
+        state_ = State::kMetaValue;
+        return true;
+      }
+      cur_.name = std::move(k);
+      state_ = State::kTensorValue;
+      return true;
+    }
+    if (state_ == State::kMeta) {
+      if (metadata.count(k)) return Fail("duplicate key \"" + PrintableForError(k) + "\"");
+      meta_key_ = std::move(k);
+      state_ = State::kMetaEntry;
+      return true;
+    }
+    // state_ == kTensor: one of the three fields, each at most once.
+    bool* seen = k == "dtype"          ? &have_dtype_
+                 : k == "shape"        ? &have_shape_
+                 : k == "data_offsets" ? &have_offsets_
+                                       : nullptr;
+    if (!seen) return Fail(Tensor() + ": unexpected field \"" + PrintableForError(k) + "\"");
+    if (*seen || (seen == &have_shape_ && !cur_.shape.empty())) {
+      return Fail(Tensor() + ": duplicate key \"" + k + "\"");
+    }
+    state_ = seen == &have_dtype_   ? State::kDtype
+             : seen == &have_shape_ ? State::kShapeStart
+                                    : State::kOffsetsStart;
+    if (seen == &have_dtype_) have_dtype_ = true;  // shape/offsets are marked when complete
+    return true;
+  }
+  bool parse_error(std::size_t position, const std::string&,
+                   const nlohmann::detail::exception& ex) override {
+    return Fail(JsonParseErrorMessage(position, ex));
+  }
+
+  bool done() const { return state_ == State::kDone; }
+
+ private:
+  enum class State {
+    kStart,         // before the top-level object
+    kRoot,          // in the top-level object: a key or its end
+    kMetaValue,     // after "__metadata__": null or an object
+    kMeta,          // in __metadata__: a key or its end
+    kMetaEntry,     // after a metadata key: a string
+    kTensorValue,   // after a tensor name: an object
+    kTensor,        // in a tensor object: a field name or its end
+    kDtype,         // a dtype string
+    kShapeStart,    // the shape array
+    kShape,         // shape entries
+    kOffsetsStart,  // the data_offsets array
+    kOffsets,       // two offsets
+    kDone,
+  };
+
+  std::string Tensor() const { return "tensor " + Quote(cur_.name); }
+
+  bool Fail(std::string message) {
+    if (error.empty()) error = std::move(message);
+    return false;
+  }
+
+  // A value of the wrong type (`got`) for the current position.
+  bool TypeError(const std::string& got) {
+    switch (state_) {
+      case State::kStart:
+        return Fail("the header is not a JSON object");
+      case State::kMetaValue:
+        return Fail("__metadata__ must be an object of strings");
+      case State::kMetaEntry:
+        return Fail("__metadata__ value for \"" + PrintableForError(meta_key_) +
+                    "\" is not a string (safetensors allows only string values)");
+      case State::kTensorValue:
+        return Fail(Tensor() + " is not a JSON object");
+      case State::kDtype:
+        return Fail(Tensor() + ": dtype is not a string");
+      case State::kShapeStart:
+        return Fail(Tensor() + ": shape is not an array");
+      case State::kShape:
+        return Fail(Tensor() + ": every shape dimension must be a non-negative integer, got " +
+                    PrintableForError(got));
+      case State::kOffsetsStart:
+        return Fail(Tensor() + ": data_offsets must be [begin, end]");
+      case State::kOffsets:
+        return Fail(Tensor() + ": data_offsets must be non-negative integers, got " +
+                    PrintableForError(got));
+      default:
+        return Fail("unexpected JSON value " + PrintableForError(got));
+    }
+  }
+
+  State state_ = State::kStart;
+  TensorInfo cur_;
+  std::string meta_key_;
+  bool seen_metadata_ = false;
+  bool have_dtype_ = false, have_shape_ = false, have_offsets_ = false;
+  int offsets_seen_ = 0;
+};
 
 // Checks each tensor's size against dtype x shape, sorts by offset and checks that the tensors
 // tile [0, data_size) exactly. Returns data_size.
@@ -83,7 +248,8 @@ Result<std::uint64_t> ValidateLayout(std::vector<TensorInfo>& tensors) {
     if (!n.ok()) return HeaderError("tensor " + Quote(t.name) + ": " + n.status().message());
     t.num_elements = *n;
     auto bytes = ByteSizeFor(t.dtype, t.num_elements);
-    if (!bytes.ok()) return HeaderError("tensor " + Quote(t.name) + ": " + bytes.status().message());
+    if (!bytes.ok())
+      return HeaderError("tensor " + Quote(t.name) + ": " + bytes.status().message());
     if (t.data_end < t.data_begin) {
       return HeaderError("tensor " + Quote(t.name) + ": data_offsets end " +
                          std::to_string(t.data_end) + " is before begin " +
@@ -171,31 +337,23 @@ Result<SafetensorsHeader> ParseSafetensorsHeader(std::span<const std::byte> pref
     return core::InvalidArgument("ParseSafetensorsHeader needs the first " + std::to_string(n + 8) +
                                  " bytes of the file, got " + std::to_string(prefix.size()));
   }
-  const char* text = reinterpret_cast<const char*>(prefix.data() + 8);
-  auto doc = ParseStrictJson(std::string_view(text, n), /*max_depth=*/8);
-  if (!doc.ok()) return HeaderError(doc.status().message());
-  json& root = *doc;
-  if (!root.is_object()) return HeaderError("the header is not a JSON object");
-
-  std::vector<TensorInfo> tensors;
-  std::map<std::string, std::string> metadata;
-  tensors.reserve(root.size());
-  for (auto& [key, value] : root.items()) {
-    if (key == "__metadata__") {
-      if (value.is_null()) continue;
-      if (!value.is_object()) return HeaderError("__metadata__ must be an object of strings");
-      for (auto& [mk, mv] : value.items()) {
-        if (!mv.is_string()) {
-          return HeaderError("__metadata__ value for \"" + PrintableForError(mk) +
-                             "\" is not a string (safetensors allows only string values)");
-        }
-        metadata.emplace(mk, mv.get<std::string>());
-      }
-      continue;
-    }
-    SDXL_ASSIGN_OR_RETURN(TensorInfo info, ParseTensorEntry(key, value));
-    tensors.push_back(std::move(info));
+  const std::string_view text(reinterpret_cast<const char*>(prefix.data() + 8), n);
+  // nlohmann's lexer treats a NUL byte as the end of input; JSON never contains a raw NUL.
+  if (auto nul = text.find('\0'); nul != std::string_view::npos) {
+    return HeaderError("invalid JSON at byte " + std::to_string(nul) + ": NUL byte");
   }
+  HeaderSax sax;
+  bool parsed = false;
+  try {
+    parsed = json::sax_parse(text.begin(), text.end(), &sax, nlohmann::detail::input_format_t::json,
+                             /*strict=*/true,
+                             /*ignore_comments=*/false);
+  } catch (const std::exception& e) {
+    return HeaderError(std::string("JSON parser failed: ") + e.what());
+  }
+  if (!parsed || !sax.done()) return HeaderError(sax.error.empty() ? "invalid JSON" : sax.error);
+  std::vector<TensorInfo> tensors = std::move(sax.tensors);
+  std::map<std::string, std::string> metadata = std::move(sax.metadata);
   SDXL_ASSIGN_OR_RETURN(SafetensorsHeader header,
                         SafetensorsHeader::FromTensors(n, std::move(tensors), std::move(metadata)));
   if (header.file_size() != file_size) {

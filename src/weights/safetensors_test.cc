@@ -64,8 +64,7 @@ TEST(SafetensorsWriter, ReferenceSerializationOfF32Tensor) {
 }
 
 TEST(SafetensorsWriter, ForcedAlignmentPadsWithSpaces) {
-  auto h = SerializeSafetensorsHeader(
-      {{"attn0", DType::kF32, {1, 1, 2, 3}, 0, 24, 6}}, {});
+  auto h = SerializeSafetensorsHeader({{"attn0", DType::kF32, {1, 1, 2, 3}, 0, 24, 6}}, {});
   ASSERT_TRUE(h.ok());
   EXPECT_EQ((*h)[0], 72);
   EXPECT_EQ(h->substr(h->size() - 8), "}       ");
@@ -101,7 +100,8 @@ TEST(SafetensorsWriter, ReferenceOrderPutsLargerDtypesFirstWhateverTheInputOrder
   TempDir dir;
   std::string files[2];
   for (int order = 0; order < 2; ++order) {
-    std::vector<TensorSpec> specs = {{"test1", DType::kI32, {2, 2}}, {"test2", DType::kF16, {2, 2}}};
+    std::vector<TensorSpec> specs = {{"test1", DType::kI32, {2, 2}},
+                                     {"test2", DType::kF16, {2, 2}}};
     if (order == 1) std::swap(specs[0], specs[1]);
     auto w = SafetensorsWriter::Create(dir / "f.safetensors", specs);
     ASSERT_TRUE(w.ok());
@@ -122,8 +122,8 @@ TEST(SafetensorsWriter, ReferenceOrderPutsLargerDtypesFirstWhateverTheInputOrder
 }
 
 TEST(SafetensorsWriter, MetadataIsWrittenFirst) {
-  auto h = SerializeSafetensorsHeader({{"test", DType::kI32, {2, 2}, 0, 16, 4}},
-                                      {{"framework", "pt"}});
+  auto h =
+      SerializeSafetensorsHeader({{"test", DType::kI32, {2, 2}, 0, 16, 4}}, {{"framework", "pt"}});
   ASSERT_TRUE(h.ok());
   EXPECT_EQ((*h)[0], 0x60);
   EXPECT_EQ(h->substr(8, 16), R"({"__metadata__":)");
@@ -149,7 +149,8 @@ TEST(SafetensorsParse, ReferenceDeserializationVector) {
 }
 
 TEST(SafetensorsParse, ScalarAndZeroSizedTensorsAreAllowed) {
-  auto scalar = Parse(FileBytes(R"({"s":{"dtype":"I32","shape":[],"data_offsets":[0,4]}})", "abcd"));
+  auto scalar =
+      Parse(FileBytes(R"({"s":{"dtype":"I32","shape":[],"data_offsets":[0,4]}})", "abcd"));
   ASSERT_TRUE(scalar.ok()) << scalar.status().ToString();
   EXPECT_EQ(scalar->tensors()[0].num_elements, 1u);
   auto empty = Parse(FileBytes(R"({"e":{"dtype":"F32","shape":[2,0],"data_offsets":[0,0]}})"));
@@ -176,11 +177,10 @@ TEST(SafetensorsParse, WhitespaceAroundTheObjectIsTolerated) {
 }
 
 TEST(SafetensorsParse, TensorsInAnyJsonOrderAreSortedByOffset) {
-  auto h = Parse(FileBytes(
-      R"({"z":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},)"
-      R"("a":{"dtype":"U8","shape":[3],"data_offsets":[2,5]},)"
-      R"("m":{"dtype":"U8","shape":[0],"data_offsets":[2,2]}})",
-      "12345"));
+  auto h = Parse(FileBytes(R"({"z":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},)"
+                           R"("a":{"dtype":"U8","shape":[3],"data_offsets":[2,5]},)"
+                           R"("m":{"dtype":"U8","shape":[0],"data_offsets":[2,2]}})",
+                           "12345"));
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   ASSERT_EQ(h->tensors().size(), 3u);
   EXPECT_EQ(h->tensors()[0].name, "z");
@@ -230,7 +230,11 @@ TEST(SafetensorsParse, RejectsNonUtf8AndNonJson) {
   ExpectReject(FileBytes(std::string("{}\0", 3)), "invalid JSON");
   ExpectReject(FileBytes("[]"), "not a JSON object");
   ExpectReject(FileBytes("\"x\""), "not a JSON object");
-  ExpectReject(FileBytes("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"), "deeper");
+  ExpectReject(FileBytes("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"),
+               "not a JSON object");
+  ExpectReject(FileBytes(R"({"a":{"dtype":"U8","shape":[[[[[1]]]]],"data_offsets":[0,1]}})", "1"),
+               "non-negative integer");
+  ExpectReject(FileBytes(R"({"__metadata__":{"k":{"n":{"m":"v"}}}})"), "not a string");
 }
 
 TEST(SafetensorsParse, RejectsSizeMismatchAndOverflow) {
@@ -251,7 +255,8 @@ TEST(SafetensorsParse, RejectsAliasedOverlappingAndGappedOffsets) {
   std::string attack = "{";
   for (int i = 0; i < 10; ++i) {
     if (i) attack += ",";
-    attack += "\"t" + std::to_string(i) + R"(":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]})";
+    attack +=
+        "\"t" + std::to_string(i) + R"(":{"dtype":"I32","shape":[2,2],"data_offsets":[0,16]})";
   }
   attack += "}";
   ExpectReject(FileBytes(attack, std::string(16, '\0')), "no gaps or overlaps");
@@ -273,11 +278,17 @@ TEST(SafetensorsParse, RejectsDuplicateKeys) {
   ExpectReject(FileBytes(R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},)"
                          R"("a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})",
                          "12"),
-               "duplicate key \"a\"");
-  ExpectReject(FileBytes(R"({"a":{"dtype":"U8","dtype":"I8","shape":[1],"data_offsets":[0,1]}})",
-                         "1"),
-               "duplicate key \"dtype\"");
+               "duplicate tensor name 'a'");
+  ExpectReject(
+      FileBytes(R"({"a":{"dtype":"U8","dtype":"I8","shape":[1],"data_offsets":[0,1]}})", "1"),
+      "duplicate key \"dtype\"");
   ExpectReject(FileBytes(R"({"__metadata__":{"k":"1","k":"2"}})"), "duplicate key");
+  ExpectReject(FileBytes(R"({"__metadata__":{},"__metadata__":{}})"), "duplicate key");
+  ExpectReject(
+      FileBytes(R"({"a":{"dtype":"U8","shape":[1],"shape":[1],"data_offsets":[0,1]}})", "1"),
+      "duplicate key \"shape\"");
+  ExpectReject(FileBytes(R"({"a":{"dtype":"U8","shape":[],"data_offsets":[0,1],"shape":[]}})", "1"),
+               "duplicate key \"shape\"");
 }
 
 TEST(SafetensorsParse, RejectsMalformedTensorEntries) {
@@ -336,11 +347,10 @@ TEST(SafetensorsHeader, FromTensorsValidatesLikeParsing) {
 TEST(SafetensorsFile, MapsTensorsAsViews) {
   TempDir dir;
   std::string data = Floats(6) + "\x01\x02";
-  dir.Write("m.safetensors",
-            FileBytes(R"({"__metadata__":{"k":"v"},)"
-                      R"("w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},)"
-                      R"("b":{"dtype":"U8","shape":[2],"data_offsets":[24,26]}})",
-                      data));
+  dir.Write("m.safetensors", FileBytes(R"({"__metadata__":{"k":"v"},)"
+                                       R"("w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},)"
+                                       R"("b":{"dtype":"U8","shape":[2],"data_offsets":[24,26]}})",
+                                       data));
   auto f = SafetensorsFile::Open(dir / "m.safetensors");
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(f->header().metadata().at("k"), "v");

@@ -51,7 +51,7 @@ struct SafetensorsWriter::Impl {
   SafetensorsHeader header;
   std::string header_bytes;
   std::vector<char> buffer;
-  size_t current = 0;             // index into header.tensors() of the tensor being written
+  size_t current = 0;              // index into header.tensors() of the tensor being written
   std::uint64_t current_done = 0;  // bytes of it written so far
   Status broken;                   // first I/O error; every later call returns it
   bool finished = false;
@@ -176,12 +176,13 @@ Status SafetensorsWriter::Write(std::string_view name, std::span<const std::byte
   const TensorInfo& t = ts[w.current];
   if (t.name != name) {
     return core::InvalidArgument("tensor '" + std::string(name) + "' written out of order: '" +
-                                 t.name + "' comes next (write in SafetensorsWriter::layout() order)");
+                                 t.name +
+                                 "' comes next (write in SafetensorsWriter::layout() order)");
   }
   if (bytes.size() > t.byte_size() - w.current_done) {
     return core::InvalidArgument("tensor '" + t.name + "' is " + std::to_string(t.byte_size()) +
-                                 " bytes; writing " + std::to_string(bytes.size()) + " more after " +
-                                 std::to_string(w.current_done) + " overflows it");
+                                 " bytes; writing " + std::to_string(bytes.size()) +
+                                 " more after " + std::to_string(w.current_done) + " overflows it");
   }
   SDXL_RETURN_IF_ERROR(w.Append(bytes));
   w.current_done += bytes.size();

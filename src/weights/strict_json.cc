@@ -32,16 +32,7 @@ class StrictJsonBuilder : public nlohmann::json_sax<json> {
   }
   bool parse_error(std::size_t position, const std::string&,
                    const nlohmann::detail::exception& ex) override {
-    // ex.what() reads "[json.exception.parse_error.101] parse error at line 1, column 3: ...".
-    std::string what = ex.what();
-    auto pos = what.find("] ");
-    if (pos != std::string::npos) what = what.substr(pos + 2);
-    // The message quotes input bytes, which may be invalid UTF-8 or control characters.
-    for (char& c : what) {
-      if (c < 0x20 || c >= 0x7f) c = '?';
-    }
-    if (what.size() > 200) what = what.substr(0, 200) + "...";
-    return Fail("invalid JSON at byte " + std::to_string(position) + ": " + what);
+    return Fail(JsonParseErrorMessage(position, ex));
   }
 
   json& root() { return root_; }
@@ -89,6 +80,18 @@ class StrictJsonBuilder : public nlohmann::json_sax<json> {
 };
 
 }  // namespace
+
+std::string JsonParseErrorMessage(std::size_t position, const nlohmann::detail::exception& ex) {
+  // ex.what() reads "[json.exception.parse_error.101] parse error at line 1, column 3: ...".
+  std::string what = ex.what();
+  auto pos = what.find("] ");
+  if (pos != std::string::npos) what = what.substr(pos + 2);
+  for (char& c : what) {
+    if (c < 0x20 || c >= 0x7f) c = '?';
+  }
+  if (what.size() > 200) what = what.substr(0, 200) + "...";
+  return "invalid JSON at byte " + std::to_string(position) + ": " + what;
+}
 
 std::string PrintableForError(std::string_view s) {
   std::string out;

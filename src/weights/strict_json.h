@@ -15,6 +15,10 @@ namespace sdxl::weights {
 // context. `max_depth` bounds nesting of arrays/objects.
 core::Result<nlohmann::json> ParseStrictJson(std::string_view text, int max_depth);
 
+// "invalid JSON at byte N: <reason>" from a nlohmann parse error, with input bytes that the
+// reason quotes made printable (they may be invalid UTF-8).
+std::string JsonParseErrorMessage(std::size_t position, const nlohmann::detail::exception& ex);
+
 // `s` shortened to 64 characters with non-printable bytes replaced by '?', for error messages.
 std::string PrintableForError(std::string_view s);
 

@@ -91,12 +91,13 @@ int Write(const std::string& spec_path, const std::string& out_path) {
   for (const json& t : spec["tensors"]) {
     auto dt = DTypeArg(t.at("dtype").get<std::string>());
     if (!dt.ok()) return Fail(dt.status());
-    specs.push_back({t.at("name").get<std::string>(), *dt,
-                     t.at("shape").get<std::vector<std::uint64_t>>()});
+    specs.push_back(
+        {t.at("name").get<std::string>(), *dt, t.at("shape").get<std::vector<std::uint64_t>>()});
     data_files[t.at("name").get<std::string>()] = t.at("data").get<std::string>();
   }
   std::map<std::string, std::string> metadata;
-  if (spec.contains("metadata")) metadata = spec["metadata"].get<std::map<std::string, std::string>>();
+  if (spec.contains("metadata"))
+    metadata = spec["metadata"].get<std::map<std::string, std::string>>();
   SafetensorsWriterOptions opts;
   opts.reference_order = spec.value("reference_order", true);
   auto w = SafetensorsWriter::Create(out_path, std::move(specs), std::move(metadata), opts);
@@ -125,7 +126,8 @@ int ConvertRaw(const std::string& from, const std::string& to, const std::string
   if (!t.ok()) return Fail(t.status());
   auto in = ReadAll(in_path);
   if (!in.ok()) return Fail(in.status());
-  const size_t in_bits = static_cast<size_t>(DTypeBits(*f)), out_bits = static_cast<size_t>(DTypeBits(*t));
+  const size_t in_bits = static_cast<size_t>(DTypeBits(*f)),
+               out_bits = static_cast<size_t>(DTypeBits(*t));
   std::string out(in->size() / (in_bits / 8) * (out_bits / 8), '\0');
   Status s = ConvertElements(*f, *t, std::as_bytes(std::span(*in)),
                              std::as_writable_bytes(std::span(out)));

@@ -37,6 +37,7 @@ EDGE_CASES = [
     "xa\u0303y x\xe3y", "\t \v \f ' ' \u200e \u200f", "\n \r\n \r \u2028 \u2029",
     "I'll don't it's", "&amp; &lt;3", "1234567", "! !! !!!", "hello!world", "wow!",
     "<|endoftext|>", "<|startoftext|>a<|endoftext|>b", "<|ENDOFTEXT|>", "<|endoftext",
+    "x<|ENDOFTEXT|>|", "!<|STARTOFTEXT|>!", "<|StartOfText|><|EndOfText|>",
     "İSTANBUL ΣΑΣ ǅ ẞ ﬃ Ⅻ", "ÅNGSTRÖM Ça Ça", "e\u0301\u0301", "'s's's", "''s", "'S 'T 'RE",
     "x\u00a0y\u3000z\u2003w", "a\u200bb", "\u00ad soft hyphen", "tab\tsep\tvalues",
     "👩‍👩‍👧‍👦 family 👍🏽 thumbs 🇯🇵 flag", "₁₂₃ ½ ² ٣ ⅷ", "مرحبا بالعالم", "नमस्ते दुनिया",
@@ -83,11 +84,33 @@ def random_strings(n: int, seed: int = 1234) -> list[str]:
     return out
 
 
-@pytest.fixture(scope="module")
-def tokenizer_dirs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("clip_tokenizers")
-    clip_vocab.write_tokenizer_dir(root / "tokenizer", pad_token="<|endoftext|>")
-    clip_vocab.write_tokenizer_dir(root / "tokenizer_2", pad_token="!")
+def write_hub_layout(out: Path, pad_token: str) -> None:
+    """The Hub's SDXL layout: vocab.json + merges.txt + configs, no tokenizer.json."""
+    out.mkdir(parents=True)
+    clip_vocab.write_vocab_files(out)
+    special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
+               "unk_token": "<|endoftext|>", "pad_token": pad_token}
+    (out / "special_tokens_map.json").write_text(json.dumps(special))
+    vocab = json.loads((out / "vocab.json").read_text(encoding="utf-8"))
+    added = {str(vocab[t]): {"content": t, "lstrip": False, "normalized": False, "rstrip": False,
+                             "single_word": False, "special": True} for t in set(special.values())}
+    (out / "tokenizer_config.json").write_text(json.dumps(
+        {"added_tokens_decoder": added, "do_lower_case": True, "model_max_length": 77,
+         "tokenizer_class": "CLIPTokenizer", **special}))
+
+
+@pytest.fixture(scope="module", params=["save_pretrained", "hub", "tokenizer_json_only"])
+def tokenizer_dirs(request, tmp_path_factory):
+    """A model folder with tokenizer/ and tokenizer_2/ in one of three on-disk layouts."""
+    root = tmp_path_factory.mktemp(f"clip_tokenizers_{request.param}")
+    for sub, pad in (("tokenizer", "<|endoftext|>"), ("tokenizer_2", "!")):
+        if request.param == "hub":
+            write_hub_layout(root / sub, pad)
+        else:
+            clip_vocab.write_tokenizer(root / sub, pad_token=pad)
+            if request.param == "tokenizer_json_only":
+                (root / sub / "vocab.json").unlink()
+                (root / sub / "merges.txt").unlink()
     return root
 
 

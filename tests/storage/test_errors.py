@@ -55,8 +55,8 @@ def test_no_such_key(sdxl_run, s3_server, tmp_path):
     dst.mkdir()
     proc = sdxl_run("cp", f"s3://{bucket}/missing/key.bin", dst / "key.bin")
     line = assert_clean_failure(proc, "missing/key.bin")
-    assert "nosuchkey" in line.lower().replace(" ", "") or "not found" in line.lower() \
-        or "does not exist" in line.lower(), line
+    assert "nosuchkey" in line.lower().replace(" ", "") or "no such" in line.lower() \
+        or "not found" in line.lower() or "does not exist" in line.lower(), line
     assert all_entries(dst) == []
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import struct
 
+import pytest
 import torch
 from safetensors.torch import save_file
 
@@ -50,6 +52,24 @@ def test_manifest_matches_python_hashes_and_headers(weights_tool, tmp_path):
     assert {t["name"]: [t["dtype"], t["shape"], t["data_offsets"]] for t in st["tensors"]} == {
         k: [v["dtype"], v["shape"], v["data_offsets"]] for k, v in header.items()
         if k != "__metadata__"}
+
+
+def test_chunk_hashes_match_python_xxhash(weights_tool, tmp_path):
+    """Per-chunk XXH3-64 (seed 0) equals the reference xxHash binding, at odd chunk sizes and
+    sizes around the chunk boundaries."""
+    xxhash = pytest.importorskip("xxhash", reason="pip install xxhash (deps/requirements.txt)")
+    root = tmp_path / "d"
+    root.mkdir()
+    rng = random.Random(11)
+    chunk = 4099
+    for size in (0, 1, 240, 241, chunk - 1, chunk, chunk + 1, 5 * chunk + 17):
+        (root / f"f{size:06d}.bin").write_bytes(rng.randbytes(size))
+    m = json.loads(weights_tool.run("manifest", root, chunk).stdout)
+    assert len(m["files"]) == 8
+    for f in m["files"]:
+        data = (root / f["path"]).read_bytes()
+        want = [xxhash.xxh3_64_hexdigest(data[i:i + chunk]) for i in range(0, len(data), chunk)]
+        assert f["chunk_xxh3"] == want, f["path"]
 
 
 def test_verify_detects_corruption_and_missing_files(weights_tool, tmp_path):

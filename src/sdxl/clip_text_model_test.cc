@@ -1,0 +1,169 @@
+// Unit tests for ClipTextModel and the module loader (numerical parity with transformers lives in
+// tests/parity/test_text_encoder_parity.py).
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+
+#include "sdxl/clip_text_model.h"
+#include "sdxl/module_loader.h"
+#include "sdxl/tensor_io.h"
+
+namespace sdxl::sdxl {
+namespace {
+
+namespace fs = std::filesystem;
+
+ClipTextConfig TinyConfig(bool projection, int eos) {
+  auto cfg = ClipTextConfig::FromJson(
+      std::string(R"({"vocab_size": 50, "hidden_size": 16, "intermediate_size": 24,
+          "num_hidden_layers": 3, "num_attention_heads": 4, "max_position_embeddings": 10,
+          "projection_dim": 8, "hidden_act": "gelu", "eos_token_id": )") +
+      std::to_string(eos) + R"(, "architectures": [")" +
+      (projection ? "CLIPTextModelWithProjection" : "CLIPTextModel") + R"("]})");
+  EXPECT_TRUE(cfg.ok()) << cfg.status().message();
+  return *cfg;
+}
+
+// A random state dict for `model`, with file keys as transformers 5.x writes them.
+std::map<std::string, torch::Tensor> RandomState(ClipTextModel& model, bool strip_prefix) {
+  torch::manual_seed(7);
+  std::map<std::string, torch::Tensor> state;
+  for (auto& p : model->named_parameters()) {
+    std::string key = p.key();
+    if (strip_prefix && key.rfind("text_model.", 0) == 0) key = key.substr(11);
+    state[key] = torch::randn(p.value().sizes()) * 0.2;
+  }
+  return state;
+}
+
+class ClipTextModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("clip_model_test_" + std::to_string(std::random_device{}()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(ClipTextModelTest, RegistersTransformersKeyNames) {
+  ClipTextModel model(TinyConfig(true, 2));
+  std::set<std::string> keys;
+  for (auto& p : model->named_parameters()) keys.insert(p.key());
+  EXPECT_TRUE(keys.count("text_model.embeddings.token_embedding.weight"));
+  EXPECT_TRUE(keys.count("text_model.embeddings.position_embedding.weight"));
+  EXPECT_TRUE(keys.count("text_model.encoder.layers.2.self_attn.q_proj.bias"));
+  EXPECT_TRUE(keys.count("text_model.encoder.layers.0.mlp.fc2.weight"));
+  EXPECT_TRUE(keys.count("text_model.final_layer_norm.weight"));
+  EXPECT_TRUE(keys.count("text_projection.weight"));
+  EXPECT_FALSE(keys.count("text_projection.bias"));
+  EXPECT_EQ(keys.size(), 2u + 3u * 16u + 2u + 1u);
+}
+
+TEST_F(ClipTextModelTest, LoadsSafetensorsAndRunsCausally) {
+  ClipTextModel model(TinyConfig(true, 2));
+  auto state = RandomState(model, /*strip_prefix=*/false);
+  state["text_model.embeddings.position_ids"] = torch::arange(10).unsqueeze(0);  // old buffer
+  ASSERT_TRUE(WriteTensors(dir_ / "model.safetensors", state).ok());
+  auto report = LoadModuleWeights(*model, {dir_ / "model.safetensors"});
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->tensors_loaded, 51u);
+  EXPECT_EQ(report->ignored_unexpected,
+            std::vector<std::string>{"text_model.embeddings.position_ids"});
+  EXPECT_TRUE(torch::equal(model->named_parameters()["text_model.final_layer_norm.weight"],
+                           state["text_model.final_layer_norm.weight"]));
+
+  torch::Tensor ids = torch::tensor({{48, 5, 7, 49, 3, 3}}, torch::kLong);
+  ClipTextOutput out = model->Forward(ids);
+  EXPECT_EQ(out.penultimate.sizes(), (std::vector<int64_t>{1, 6, 16}));
+  EXPECT_EQ(out.last_hidden_state.sizes(), (std::vector<int64_t>{1, 6, 16}));
+  EXPECT_EQ(out.text_embeds.sizes(), (std::vector<int64_t>{1, 8}));
+  // eos_token_id == 2 (legacy): pooled at argmax(ids) = position 3 (id 49).
+  EXPECT_TRUE(torch::allclose(out.pooled[0], out.last_hidden_state[0][3]));
+  // Causal: changing token 4 leaves positions 0..3 unchanged.
+  torch::Tensor ids2 = ids.clone();
+  ids2[0][4] = 11;
+  ClipTextOutput out2 = model->Forward(ids2);
+  EXPECT_TRUE(torch::allclose(out.penultimate.slice(1, 0, 4), out2.penultimate.slice(1, 0, 4)));
+  EXPECT_FALSE(torch::allclose(out.penultimate.slice(1, 4, 5), out2.penultimate.slice(1, 4, 5)));
+  // An all-ones attention mask changes nothing; masking a key changes later positions only.
+  ClipTextOutput ones = model->Forward(ids, torch::ones({1, 6}, torch::kLong));
+  EXPECT_TRUE(torch::allclose(ones.penultimate, out.penultimate, 1e-6, 1e-6));
+  torch::Tensor mask = torch::ones({1, 6}, torch::kLong);
+  mask[0][2] = 0;
+  ClipTextOutput masked = model->Forward(ids, mask);
+  EXPECT_TRUE(torch::allclose(masked.penultimate.slice(1, 0, 2), out.penultimate.slice(1, 0, 2)));
+  EXPECT_FALSE(torch::allclose(masked.penultimate.slice(1, 3, 6), out.penultimate.slice(1, 3, 6)));
+  // penultimate_only skips the last layer but gives the same hidden_states[-2].
+  ClipTextOutput pen = model->Forward(ids, {}, /*penultimate_only=*/true);
+  EXPECT_TRUE(torch::equal(pen.penultimate, out.penultimate));
+  EXPECT_FALSE(pen.last_hidden_state.defined());
+}
+
+TEST_F(ClipTextModelTest, NewStyleEosPoolsAtFirstEos) {
+  ClipTextModel model(TinyConfig(false, 3));
+  auto state = RandomState(model, /*strip_prefix=*/true);  // transformers 5.x CLIPTextModel keys
+  ModuleLoadOptions opts;
+  opts.file_prefix_renames = {{"embeddings.", "text_model.embeddings."},
+                              {"encoder.", "text_model.encoder."},
+                              {"final_layer_norm.", "text_model.final_layer_norm."}};
+  ASSERT_TRUE(LoadModuleState(*model, state, opts).ok());
+  torch::Tensor ids = torch::tensor({{1, 3, 40, 3}, {1, 2, 4, 3}}, torch::kLong);
+  ClipTextOutput out = model->Forward(ids);
+  EXPECT_TRUE(torch::allclose(out.pooled[0], out.last_hidden_state[0][1]));
+  EXPECT_TRUE(torch::allclose(out.pooled[1], out.last_hidden_state[1][3]));
+  EXPECT_FALSE(out.text_embeds.defined());
+}
+
+TEST_F(ClipTextModelTest, MismatchListsMissingUnexpectedAndShapesAndLeavesModelUntouched) {
+  ClipTextModel model(TinyConfig(true, 2));
+  auto good = RandomState(model, false);
+  ASSERT_TRUE(LoadModuleState(*model, good).ok());
+  auto bad = RandomState(model, false);
+  bad.erase("text_projection.weight");
+  bad["text_model.encoder.layers.0.mlp.fc1.weight"] = torch::zeros({5, 5});
+  bad["lm_head.weight"] = torch::zeros({2});
+  auto r = LoadModuleState(*model, bad);
+  ASSERT_FALSE(r.ok());
+  const std::string& msg = r.status().message();
+  EXPECT_NE(msg.find("missing 1: text_projection.weight"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unexpected 1: lm_head.weight"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("text_model.encoder.layers.0.mlp.fc1.weight (file [5, 5], model [24, 16])"),
+            std::string::npos)
+      << msg;
+  // Nothing was written.
+  EXPECT_TRUE(torch::equal(model->named_parameters()["text_model.final_layer_norm.bias"],
+                           good["text_model.final_layer_norm.bias"]));
+}
+
+TEST_F(ClipTextModelTest, ConvertsDtypeOnLoad) {
+  ClipTextModel model(TinyConfig(true, 2));
+  auto state = RandomState(model, false);
+  std::map<std::string, torch::Tensor> half;
+  for (auto& [k, v] : state) half[k] = v.to(torch::kBFloat16);
+  ASSERT_TRUE(WriteTensors(dir_ / "model.safetensors", half).ok());
+  auto files = FindComponentWeights(dir_);
+  ASSERT_TRUE(files.ok()) << files.status().message();
+  ASSERT_TRUE(LoadModuleWeights(*model, *files).ok());  // BF16 file -> F32 model
+  auto w = model->named_parameters()["text_projection.weight"];
+  EXPECT_EQ(w.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(torch::equal(w, half["text_projection.weight"].to(torch::kFloat32)));
+  ModuleLoadOptions to_half;
+  to_half.dtype = torch::kFloat16;
+  ASSERT_TRUE(LoadModuleWeights(*model, *files, to_half).ok());
+  EXPECT_EQ(model->named_parameters()["text_projection.weight"].scalar_type(), torch::kFloat16);
+}
+
+TEST(ClipTextConfigTest, RejectsBadConfigsClearly) {
+  EXPECT_FALSE(ClipTextConfig::FromJson(R"({"hidden_size": 10, "num_attention_heads": 3})").ok());
+  auto act = ClipTextConfig::FromJson(R"({"hidden_act": "swish"})");
+  ASSERT_FALSE(act.ok());
+  EXPECT_NE(act.status().message().find("swish"), std::string::npos);
+  EXPECT_FALSE(ClipTextConfig::FromJson("not json").ok());
+  auto missing = FindComponentWeights("/nonexistent/text_encoder");
+  EXPECT_EQ(missing.status().code(), core::Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace sdxl::sdxl

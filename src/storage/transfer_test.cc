@@ -1,0 +1,246 @@
+// The transfer engine and LocalObjectStore, end to end on the local filesystem (the S3 side is
+// covered by s3_object_store_test and the SeaweedFS integration tests).
+#include "storage/transfer.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "storage/local_object_store.h"
+
+namespace sdxl::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string RandomBytes(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+std::string ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFile(const fs::path& p, const std::string& data) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << data;
+}
+
+std::vector<std::string> TempFilesUnder(const fs::path& dir) {
+  std::vector<std::string> out;
+  if (!fs::exists(dir)) return out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.path().filename().string().find(kTempMarker) != std::string::npos) {
+      out.push_back(e.path().string());
+    }
+  }
+  return out;
+}
+
+class TransferTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("transfer-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "bucket");
+    store_ = std::make_unique<LocalObjectStore>(dir_ / "bucket");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+  std::unique_ptr<LocalObjectStore> store_;
+};
+
+TEST(PlanRanges, CoversEveryByteOnce) {
+  auto r = PlanRanges(10, 4);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].offset, 0u);
+  EXPECT_EQ(r[2].offset, 8u);
+  EXPECT_EQ(r[2].length, 2u);
+  EXPECT_EQ(PlanRanges(8, 4).size(), 2u);
+  ASSERT_EQ(PlanRanges(0, 4).size(), 1u);  // an empty object still gets one (empty) task
+  EXPECT_EQ(PlanRanges(0, 4)[0].length, 0u);
+}
+
+TEST(ChoosePartSize, RespectsMinimumAndPartLimit) {
+  EXPECT_EQ(ChoosePartSize(100 * kMiB, 1 * kMiB), 5 * kMiB);
+  EXPECT_EQ(ChoosePartSize(100 * kMiB, 16 * kMiB), 16 * kMiB);
+  const std::uint64_t huge = 200ull * 1024 * kMiB;  // 200 GiB
+  const std::uint64_t part = ChoosePartSize(huge, 16 * kMiB);
+  EXPECT_LE((huge + part - 1) / part, 10000u);
+  EXPECT_EQ(part % kMiB, 0u);
+}
+
+TEST_F(TransferTest, UploadMultipartThenDownloadInParallelRanges) {
+  const std::string data = RandomBytes(23 * kMiB + 17, 1);
+  WriteFile(dir_ / "src.bin", data);
+  TransferOptions o;
+  o.part_size = 5 * kMiB;
+  o.multipart_threshold = 5 * kMiB;
+  o.concurrency = 4;
+  std::atomic<std::uint64_t> progressed{0}, total{0};
+  o.on_progress = [&](std::uint64_t n) { progressed += n; };
+  o.on_total = [&](std::uint64_t n) { total = n; };
+  auto up = UploadFile(*store_, dir_ / "src.bin", "models/x/unet.bin", o);
+  ASSERT_TRUE(up.ok()) << up.status().ToString();
+  EXPECT_EQ(up->bytes, data.size());
+  EXPECT_EQ(progressed.load(), data.size());
+  EXPECT_EQ(total.load(), data.size());
+  EXPECT_EQ(ReadFile(dir_ / "bucket/models/x/unet.bin"), data);
+  EXPECT_FALSE(fs::exists(dir_ / "bucket/.sdxl-uploads") &&
+               !fs::is_empty(dir_ / "bucket/.sdxl-uploads"));
+
+  progressed = 0;
+  o.part_size = 1 * kMiB;  // 24 ranges on 4 workers
+  auto down = DownloadFile(*store_, "models/x/unet.bin", dir_ / "out/unet.bin", o);
+  ASSERT_TRUE(down.ok()) << down.status().ToString();
+  EXPECT_EQ(ReadFile(dir_ / "out/unet.bin"), data);
+  EXPECT_EQ(progressed.load(), data.size());
+  EXPECT_TRUE(TempFilesUnder(dir_ / "out").empty());
+}
+
+TEST_F(TransferTest, DirectoryRoundTripWithManySmallAndEmptyFiles) {
+  std::map<std::string, std::string> files;
+  for (int i = 0; i < 150; ++i) {
+    files["sub" + std::to_string(i % 7) + "/f" + std::to_string(i) + ".json"] =
+        RandomBytes(static_cast<std::size_t>(i * 37), static_cast<unsigned>(i));
+  }
+  files["big/w.safetensors"] = RandomBytes(11 * kMiB, 99);
+  files["with space+plus%.txt"] = "x";
+  for (const auto& [rel, data] : files) WriteFile(dir_ / "src" / rel, data);
+  TransferOptions o;
+  o.part_size = 5 * kMiB;
+  o.multipart_threshold = 5 * kMiB;
+  o.concurrency = 8;
+  auto up = UploadDirectory(*store_, dir_ / "src", "pipe", o);
+  ASSERT_TRUE(up.ok()) << up.status().ToString();
+  EXPECT_EQ(up->objects, files.size());
+  auto listed = store_->List("pipe/");
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), files.size());
+
+  ASSERT_TRUE(store_->Put("pipeline/not-mine.txt", "x").ok());  // shares the string prefix
+  auto down = DownloadPrefix(*store_, "pipe", dir_ / "dst", o);
+  ASSERT_TRUE(down.ok()) << down.status().ToString();
+  EXPECT_EQ(down->objects, files.size());
+  for (const auto& [rel, data] : files) EXPECT_EQ(ReadFile(dir_ / "dst" / rel), data) << rel;
+  EXPECT_FALSE(fs::exists(dir_ / "dst/line"));
+  EXPECT_TRUE(TempFilesUnder(dir_ / "dst").empty());
+}
+
+TEST_F(TransferTest, CancelLeavesNoPartialFileAndAbortsUploads) {
+  const std::string data = RandomBytes(40 * kMiB, 3);
+  WriteFile(dir_ / "src.bin", data);
+  ASSERT_TRUE(store_->Put("obj.bin", data).ok());
+
+  std::atomic<bool> cancel{false};
+  TransferOptions o;
+  o.part_size = 5 * kMiB;
+  o.multipart_threshold = 5 * kMiB;
+  o.concurrency = 2;
+  o.cancel = &cancel;
+  o.on_progress = [&](std::uint64_t) { cancel = true; };
+  auto down = DownloadFile(*store_, "obj.bin", dir_ / "out/obj.bin", o);
+  ASSERT_FALSE(down.ok());
+  EXPECT_EQ(down.status().code(), core::Code::kCancelled);
+  EXPECT_FALSE(fs::exists(dir_ / "out/obj.bin"));
+  EXPECT_TRUE(TempFilesUnder(dir_ / "out").empty());
+
+  cancel = false;
+  auto up = UploadFile(*store_, dir_ / "src.bin", "up.bin", o);
+  ASSERT_FALSE(up.ok());
+  EXPECT_EQ(up.status().code(), core::Code::kCancelled);
+  EXPECT_FALSE(fs::exists(dir_ / "bucket/up.bin"));
+  // The multipart upload was aborted: no parts left behind.
+  const fs::path uploads = dir_ / "bucket/.sdxl-uploads";
+  EXPECT_TRUE(!fs::exists(uploads) || fs::is_empty(uploads));
+}
+
+TEST_F(TransferTest, ObjectChangedDuringDownloadFailsCleanly) {
+  ASSERT_TRUE(store_->Put("k.bin", RandomBytes(3 * kMiB, 5)).ok());
+  TransferOptions o;
+  o.part_size = 1 * kMiB;
+  o.concurrency = 1;
+  bool replaced = false;
+  o.on_progress = [&](std::uint64_t) {
+    if (!replaced) {
+      replaced = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a new mtime
+      ASSERT_TRUE(store_->Put("k.bin", RandomBytes(3 * kMiB, 6)).ok());
+    }
+  };
+  auto down = DownloadFile(*store_, "k.bin", dir_ / "k.bin", o);
+  ASSERT_FALSE(down.ok());
+  EXPECT_EQ(down.status().code(), core::Code::kFailedPrecondition);
+  EXPECT_FALSE(fs::exists(dir_ / "k.bin"));
+  EXPECT_TRUE(TempFilesUnder(dir_).empty());
+}
+
+TEST_F(TransferTest, MissingObjectsAndEmptyPrefixesAreClearErrors) {
+  TransferOptions o;
+  auto a = DownloadFile(*store_, "nope.bin", dir_ / "x", o);
+  EXPECT_EQ(a.status().code(), core::Code::kNotFound);
+  auto b = DownloadPrefix(*store_, "nothing/", dir_ / "y", o);
+  EXPECT_EQ(b.status().code(), core::Code::kNotFound);
+  auto c = UploadFile(*store_, dir_ / "missing.bin", "k", o);
+  EXPECT_EQ(c.status().code(), core::Code::kNotFound);
+}
+
+TEST_F(TransferTest, LocalStoreRejectsEscapingKeys) {
+  EXPECT_EQ(store_->Put("../evil", "x").status().code(), core::Code::kInvalidArgument);
+  EXPECT_EQ(store_->Put("/abs", "x").status().code(), core::Code::kInvalidArgument);
+  EXPECT_EQ(store_->Put("a//b", "x").status().code(), core::Code::kInvalidArgument);
+  EXPECT_FALSE(fs::exists(dir_ / "evil"));
+}
+
+TEST_F(TransferTest, LocalStoreBasics) {
+  ASSERT_TRUE(store_->Put("a/b.txt", "hello world").ok());
+  auto head = store_->Head("a/b.txt");
+  ASSERT_TRUE(head.ok());
+  EXPECT_EQ(head->size, 11u);
+  char buf[5];
+  ASSERT_TRUE(store_->ReadRange("a/b.txt", 6, std::span<char>(buf, 5)).ok());
+  EXPECT_EQ(std::string(buf, 5), "world");
+  EXPECT_EQ(*store_->GetObject("a/b.txt"), "hello world");
+  EXPECT_EQ(store_->ReadRange("a/b.txt", 8, std::span<char>(buf, 5)).code(),
+            core::Code::kFailedPrecondition);
+  ASSERT_TRUE(store_->Delete("a/b.txt").ok());
+  ASSERT_TRUE(store_->Delete("a/b.txt").ok());  // idempotent, like S3
+  EXPECT_EQ(store_->Head("a/b.txt").status().code(), core::Code::kNotFound);
+  EXPECT_EQ(store_->Presign("k", PresignMethod::kGet, std::chrono::seconds(60)).status().code(),
+            core::Code::kUnimplemented);
+}
+
+TEST(ParseLocation, Forms) {
+  auto s3 = ParseLocation("s3://bucket/models/x");
+  ASSERT_TRUE(s3.ok());
+  EXPECT_EQ(s3->kind, Location::Kind::kS3);
+  EXPECT_EQ(s3->bucket, "bucket");
+  EXPECT_EQ(s3->prefix, "models/x");
+  auto bare = ParseLocation("my-model-bucket");
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(bare->kind, Location::Kind::kS3);
+  EXPECT_EQ(bare->bucket, "my-model-bucket");
+  auto file = ParseLocation("file:///tmp/x");
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file->kind, Location::Kind::kLocal);
+  EXPECT_EQ(file->path, "/tmp/x");
+  EXPECT_EQ(ParseLocation("./rel")->kind, Location::Kind::kLocal);
+  EXPECT_FALSE(ParseLocation("s3://").ok());
+  EXPECT_FALSE(ParseLocation("gs://b").ok());
+  EXPECT_FALSE(ParseLocation("").ok());
+}
+
+}  // namespace
+}  // namespace sdxl::storage
