@@ -349,6 +349,7 @@ def main() -> int:
         marker = src / ".dataset.json"
         marker_text = marker.read_text()
         commands: dict[str, dict[str, str]] = {}
+        failures: list[dict] = []  # a failed run is recorded and reported, not fatal
         for run in range(args.runs):
             for direction in directions:
                 for tool in tools:
@@ -365,9 +366,15 @@ def main() -> int:
                         else:
                             dest.mkdir(parents=True)
                             cmd = download_cmd(tool)
-                        m = measure(cmd, env, nbytes)
-                        if tool != "curl-ceiling":
-                            verify_tree(dest, files, full=(run == 0 and not args.no_verify), src=src)
+                        try:
+                            m = measure(cmd, env, nbytes)
+                            if tool != "curl-ceiling":
+                                verify_tree(dest, files, full=(run == 0 and not args.no_verify),
+                                            src=src)
+                        except RuntimeError as e:
+                            m = None
+                            failures.append({"run": run + 1, "direction": direction,
+                                             "tool": tool, "error": str(e)[-1500:]})
                         shutil.rmtree(dest, ignore_errors=True)
                     else:
                         target = f"bench-up-{tool}-{run}".replace("_", "-")
@@ -376,13 +383,20 @@ def main() -> int:
                         marker.unlink()
                         try:
                             m = measure(cmd, env, nbytes)
+                            verify_bucket(server, target, files)
+                        except RuntimeError as e:
+                            m = None
+                            failures.append({"run": run + 1, "direction": direction,
+                                             "tool": tool, "error": str(e)[-1500:]})
                         finally:
                             marker.write_text(marker_text)
-                        verify_bucket(server, target, files)
                         drop_bucket(server, target)
                     commands.setdefault(direction, {})[tool] = (
                         shlex.join(cmd) if tool != "curl-ceiling" else
                         f"{args.curl_workers} x curl -K <ranges of {args.curl_chunk_mib} MiB> (-o /dev/null)")
+                    if m is None:
+                        log(f"{label} FAILED: {failures[-1]['error'].splitlines()[-1]}")
+                        continue
                     results.setdefault(direction, {}).setdefault(tool, []).append(m)
                     log(f"{label} {m['wall_s']:7.2f} s {m['mib_s']:8.1f} MiB/s "
                         f"cpu {m['cpu_s_per_gib']:6.2f} s/GiB rss {m['peak_rss_mib']:7.1f} MiB "
@@ -395,7 +409,8 @@ def main() -> int:
             "command": shlex.join([sys.executable, *sys.argv]), "machine": machine(),
             "versions": tool_versions(binary), "dataset_bytes": nbytes, "files": files,
             "size_scale": args.size_scale, "runs": args.runs, "commands": commands,
-            "server": "SeaweedFS weed mini on 127.0.0.1 (same machine, shares the CPUs)"}
+            "server": "SeaweedFS weed mini on 127.0.0.1 (same machine, shares the CPUs)",
+            "failures": failures}
     table = render(summary, meta)
     print(table)
     out = Path(args.out_dir)
@@ -439,15 +454,21 @@ def render(summary: dict, meta: dict) -> str:
              "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()), ""]
     for direction, per_tool in summary.items():
         lines += [f"## {direction}", "",
-                  "| tool | wall s | MiB/s | CPU s/GiB | peak RSS MiB (largest proc) | tree RSS MiB "
-                  "| wall ÷ s5cmd | CPU ÷ s5cmd | max load |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| tool | runs | wall s | MiB/s | CPU s/GiB | peak RSS MiB (largest proc) | "
+                  "tree RSS MiB | wall ÷ s5cmd | CPU ÷ s5cmd | max load |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for tool, s in per_tool.items():
             ratio = lambda v: f"{v:.2f}" if v is not None else "–"  # noqa: E731
-            lines.append(f"| {tool} | {s['wall_s']:.2f} | {s['mib_s']:.0f} | "
+            lines.append(f"| {tool} | {s['n']} | {s['wall_s']:.2f} | {s['mib_s']:.0f} | "
                          f"{s['cpu_s_per_gib']:.2f} | {s['peak_rss_mib']:.0f} | "
                          f"{s['tree_peak_rss_mib']:.0f} | {ratio(s['wall_vs_s5cmd'])} | "
                          f"{ratio(s['cpu_vs_s5cmd'])} | {s['load_max']:.2f} |")
+        lines.append("")
+    if meta["failures"]:
+        lines += ["Failed runs (excluded from the medians):", ""]
+        for f in meta["failures"]:
+            last = f["error"].strip().splitlines()[-1] if f["error"].strip() else "?"
+            lines.append(f"- run {f['run']} {f['direction']} {f['tool']}: {last}")
         lines.append("")
     lines += ["Commands:", ""]
     for direction, cmds in meta["commands"].items():

@@ -235,6 +235,17 @@ TEST(Manifest, RejectsMalformedManifests) {
       "metadata values must be strings");
 }
 
+TEST(Manifest, SafePaths) {
+  EXPECT_TRUE(IsSafeManifestPath("unet/diffusion_pytorch_model.safetensors"));
+  EXPECT_TRUE(IsSafeManifestPath("model_index.json"));
+  EXPECT_TRUE(IsSafeManifestPath("a/..b/c."));
+  for (std::string_view bad :
+       std::vector<std::string_view>{"", "/abs", "a/", "a//b", "./a", "a/./b", "../a", "a/..",
+                                     "a\\b", std::string_view("a\0b", 3)}) {
+    EXPECT_FALSE(IsSafeManifestPath(bad)) << bad;
+  }
+}
+
 TEST(Manifest, BuildRejectsBadArguments) {
   TempDir dir;
   dir.Write("f", "x");
