@@ -5,7 +5,7 @@ PYTHON ?= python3
 CMAKE_FLAGS ?=
 WITH_TORCH ?= ON
 
-.PHONY: deps build test unit-test integration-test demo format format-check clean bench-transfer bench-inference
+.PHONY: deps build test unit-test integration-test demo format format-check clean bench-transfer bench-inference bench-prepare
 
 deps:
 	bash tools/install-deps.sh
@@ -56,3 +56,6 @@ bench-inference: build
 
 clean:
 	rm -rf $(BUILD)
+
+bench-prepare: build
+	$(PYTHON) bench/prepare/run.py --binary $(BUILD)/sdxl-tigris

@@ -71,7 +71,7 @@ ours_line=""
 for i in 1 2; do  # first run warms CUDA/cuDNN; report the second
   ours_line=$("$BUILD/sdxl-tigris" generate --model "$MODEL" --prompt "$PROMPT" --steps 4 \
       --guidance 0 --width 1024 --height 1024 --seed 42 --device cuda --dtype fp16 \
-      --out "$OUT/ours.png" 2>&1 | tail -1)
+      --out "$OUT/ours.png" 2>&1 >/dev/null | tail -1)  # the timing line (stderr)
 done
 echo "ours: $ours_line"
 diff_line="(not run)"

@@ -307,9 +307,10 @@ def main() -> int:
         client = server.boto3_client()
         bucket = "bench-source"
         client.create_bucket(Bucket=bucket)
-        log("seeding the source bucket with boto3")
-        for rel in files:
-            client.upload_file(str(src / rel), bucket, f"{PREFIX}/{rel}")
+        if "download" in directions:
+            log("seeding the source bucket with boto3")
+            for rel in files:
+                client.upload_file(str(src / rel), bucket, f"{PREFIX}/{rel}")
         ep = server.endpoint
         ours_extra = shlex.split(args.ours_args)
 

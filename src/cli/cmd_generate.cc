@@ -36,15 +36,18 @@ fs::path OutputPath(const fs::path& out, int index, int count, std::string_view 
   fs::path p = out;
   if (!p.has_extension()) p += "." + std::string(ext);
   if (count == 1) return p;
-  return p.parent_path() / (p.stem().string() + "-" + std::to_string(index) + p.extension().string());
+  return p.parent_path() /
+         (p.stem().string() + "-" + std::to_string(index) + p.extension().string());
 }
 
 core::Status WriteAtomically(const fs::path& path, const std::vector<uint8_t>& bytes) {
   const fs::path tmp = path.string() + ".tmp-" + std::to_string(::getpid());
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) return core::PermissionDenied("cannot write " + tmp.string() + "; check the --out folder");
-    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    if (!f)
+      return core::PermissionDenied("cannot write " + tmp.string() + "; check the --out folder");
+    f.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
     f.close();
     if (!f) {
       std::error_code ec;
@@ -80,7 +83,7 @@ int RunGenerate(const GenerateArgs& a, const CliContext& ctx) {
   }
 
   sdxl::PipelineLoadOptions lo;
-  lo.device = a.device == "cpu" ? sdxl::DeviceKind::kCpu
+  lo.device = a.device == "cpu"    ? sdxl::DeviceKind::kCpu
               : a.device == "cuda" ? sdxl::DeviceKind::kCuda
                                    : sdxl::DeviceKind::kAuto;
   lo.dtype = a.dtype == "fp32"   ? sdxl::ComputeDtype::kFloat32
@@ -153,20 +156,24 @@ int RunGenerate(const GenerateArgs& a, const CliContext& ctx) {
 
 void AddGenerateCommand(CLI::App& app, CliContext& ctx, Action* run) {
   auto a = std::make_shared<GenerateArgs>();
-  auto* cmd = app.add_subcommand("generate", "Text-to-image with SDXL from a local diffusers folder");
+  auto* cmd =
+      app.add_subcommand("generate", "Text-to-image with SDXL from a local diffusers folder");
   cmd->add_option("--model", a->model, "Diffusers SDXL pipeline folder")->required();
   cmd->add_option("--prompt", a->prompt, "The prompt")->required();
   cmd->add_option("--negative-prompt", a->negative_prompt, "What to avoid (needs guidance > 1)");
-  cmd->add_option("--steps", a->steps, "Denoising steps (default: the model's recipe; 4 for "
-                                       "trailing-spacing/Lightning schedulers, else 50)")
+  cmd->add_option("--steps", a->steps,
+                  "Denoising steps (default: the model's recipe; 4 for "
+                  "trailing-spacing/Lightning schedulers, else 50)")
       ->check(CLI::Range(1, 1000));
   cmd->add_option("--guidance", a->guidance,
                   "Classifier-free guidance scale; applied only when > 1 (default: recipe, 0 for "
                   "Lightning, else 5)")
       ->check(CLI::Range(0.0, 50.0));
   cmd->add_option("--seed", a->seed, "Random seed (default: random 16-bit)");
-  auto* w = cmd->add_option("--width", a->width, "Image width (multiple of 8)")->check(CLI::Range(8, 4096));
-  auto* h = cmd->add_option("--height", a->height, "Image height (multiple of 8)")->check(CLI::Range(8, 4096));
+  auto* w = cmd->add_option("--width", a->width, "Image width (multiple of 8)")
+                ->check(CLI::Range(8, 4096));
+  auto* h = cmd->add_option("--height", a->height, "Image height (multiple of 8)")
+                ->check(CLI::Range(8, 4096));
   w->needs(h);
   h->needs(w);
   auto* ar = cmd->add_option("--aspect-ratio", a->aspect_ratio,

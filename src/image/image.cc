@@ -17,8 +17,7 @@ namespace {
 constexpr int kMaxSide = 16383;
 
 core::Status Validate(const Image& image) {
-  if (image.width <= 0 || image.height <= 0 || image.width > kMaxSide ||
-      image.height > kMaxSide) {
+  if (image.width <= 0 || image.height <= 0 || image.width > kMaxSide || image.height > kMaxSide) {
     return core::InvalidArgument("image size " + std::to_string(image.width) + "x" +
                                  std::to_string(image.height) + " is outside 1.." +
                                  std::to_string(kMaxSide));
@@ -94,18 +93,24 @@ core::Result<Format> ParseFormat(std::string_view name) {
 
 std::string_view Extension(Format format) {
   switch (format) {
-    case Format::kPng: return "png";
-    case Format::kJpeg: return "jpg";
-    case Format::kWebp: return "webp";
+    case Format::kPng:
+      return "png";
+    case Format::kJpeg:
+      return "jpg";
+    case Format::kWebp:
+      return "webp";
   }
   return "bin";
 }
 
 std::string_view MimeType(Format format) {
   switch (format) {
-    case Format::kPng: return "image/png";
-    case Format::kJpeg: return "image/jpeg";
-    case Format::kWebp: return "image/webp";
+    case Format::kPng:
+      return "image/png";
+    case Format::kJpeg:
+      return "image/jpeg";
+    case Format::kWebp:
+      return "image/webp";
   }
   return "application/octet-stream";
 }
@@ -247,9 +252,8 @@ core::Result<Image> DecodeJpeg(std::span<const uint8_t> bytes) {
 core::Result<std::vector<uint8_t>> EncodeWebp(const Image& image, int quality) {
   SDXL_RETURN_IF_ERROR(Validate(image));
   uint8_t* out = nullptr;
-  const size_t size =
-      WebPEncodeRGB(image.rgb.data(), image.width, image.height, image.width * 3,
-                    static_cast<float>(std::clamp(quality, 0, 100)), &out);
+  const size_t size = WebPEncodeRGB(image.rgb.data(), image.width, image.height, image.width * 3,
+                                    static_cast<float>(std::clamp(quality, 0, 100)), &out);
   if (size == 0 || out == nullptr) {
     WebPFree(out);
     return core::Internal("WebP encoding failed (libwebp returned no data)");
@@ -270,9 +274,12 @@ core::Result<Image> DecodeWebp(std::span<const uint8_t> bytes) {
 
 core::Result<std::vector<uint8_t>> Encode(const Image& image, Format format, int quality) {
   switch (format) {
-    case Format::kPng: return EncodePng(image);
-    case Format::kJpeg: return EncodeJpeg(image, quality);
-    case Format::kWebp: return EncodeWebp(image, quality);
+    case Format::kPng:
+      return EncodePng(image);
+    case Format::kJpeg:
+      return EncodeJpeg(image, quality);
+    case Format::kWebp:
+      return EncodeWebp(image, quality);
   }
   return core::InvalidArgument("unknown image format");
 }

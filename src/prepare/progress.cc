@@ -60,13 +60,11 @@ void ProgressLine::Print(bool final_line) {
   int pct = total > 0
                 ? static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total))
                 : 100;
-  std::fprintf(
-      stderr, "%s%s: %s / %s (%d%%) %.1f MiB/s%s%s", tty_ ? "\r\033[K" : "", label_.c_str(),
-      HumanBytes(done).c_str(), HumanBytes(total).c_str(), pct, rate,
-      final_line ? (" in " + std::to_string(static_cast<int>(secs * 10) / 10.0).substr(0, 5) + " s")
-                       .c_str()
-                 : "",
-      (final_line || !tty_) ? "\n" : "");
+  char tail[64] = "";
+  if (final_line) std::snprintf(tail, sizeof tail, " in %.1f s", secs);
+  std::fprintf(stderr, "%s%s: %s / %s (%d%%) %.1f MiB/s%s%s", tty_ ? "\r\033[K" : "",
+               label_.c_str(), HumanBytes(done).c_str(), HumanBytes(total).c_str(), pct, rate, tail,
+               (final_line || !tty_) ? "\n" : "");
   std::fflush(stderr);
 }
 

@@ -101,8 +101,8 @@ ClipTextModelImpl::ClipTextModelImpl(const ClipTextConfig& config, torch::Tensor
   };
   auto text_model = Child(*this, "text_model");
   auto embeddings = Child(*text_model, "embeddings");
-  token_embedding_ = param(*Child(*embeddings, "token_embedding"), "weight",
-                           {config.vocab_size, h});
+  token_embedding_ =
+      param(*Child(*embeddings, "token_embedding"), "weight", {config.vocab_size, h});
   position_embedding_ = param(*Child(*embeddings, "position_embedding"), "weight",
                               {config.max_position_embeddings, h});
   auto layers = Child(*Child(*text_model, "encoder"), "layers");
@@ -174,8 +174,8 @@ ClipTextOutput ClipTextModelImpl::Forward(const torch::Tensor& input_ids,
   TORCH_CHECK(len <= config_.max_position_embeddings, "sequence length ", len,
               " exceeds max_position_embeddings ", config_.max_position_embeddings);
   // (B, L, H)
-  torch::Tensor x = torch::embedding(token_embedding_, ids) +
-                    position_embedding_.slice(0, 0, len).unsqueeze(0);
+  torch::Tensor x =
+      torch::embedding(token_embedding_, ids) + position_embedding_.slice(0, 0, len).unsqueeze(0);
   const auto dev = ids.device();
   torch::Tensor mask =  // causal: (1, 1, L, L), true where key index <= query index
       torch::ones({len, len}, torch::TensorOptions().dtype(torch::kBool).device(dev))
@@ -224,8 +224,8 @@ core::Result<ClipTextModel> LoadClipTextModel(const std::filesystem::path& dir,
     model->eval();
     return model;
   } catch (const std::exception& e) {
-    return core::Internal("building the text encoder from " + dir.string() + " failed: " +
-                          e.what());
+    return core::Internal("building the text encoder from " + dir.string() +
+                          " failed: " + e.what());
   }
 }
 

@@ -61,8 +61,7 @@ class ClipTextModelImpl : public torch::nn::Module {
   // attention_mask: optional (B, L), 1 = attend, 0 = masked (combined with the causal mask as
   // transformers does). With `penultimate_only`, the last layer, final norm and pooling are
   // skipped (SDXL's first encoder only needs hidden_states[-2]).
-  ClipTextOutput Forward(const torch::Tensor& input_ids,
-                         const torch::Tensor& attention_mask = {},
+  ClipTextOutput Forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask = {},
                          bool penultimate_only = false);
 
   const ClipTextConfig& config() const { return config_; }

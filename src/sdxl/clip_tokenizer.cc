@@ -346,8 +346,8 @@ core::Result<ClipTokenizer> ClipTokenizer::FromVocab(
     return core::InvalidArgument("model_max_length must be at least 2 (BOS + EOS)");
   }
   impl->max_length = model_max_length;
-  for (const std::string& tok : {std::string("<|startoftext|>"), std::string("<|endoftext|>"),
-                                 pad_token}) {
+  for (const std::string& tok :
+       {std::string("<|startoftext|>"), std::string("<|endoftext|>"), pad_token}) {
     if (std::none_of(impl->added.begin(), impl->added.end(),
                      [&](const auto& a) { return a.first == tok; })) {
       impl->added.emplace_back(tok, impl->vocab.at(tok));
@@ -368,8 +368,7 @@ core::Result<ClipTokenizer> ClipTokenizer::Load(const std::filesystem::path& dir
   std::vector<std::pair<std::string, int>> vocab;
   std::vector<std::pair<std::string, std::string>> merges;
   Json tokenizer_json;
-  const bool has_vocab_files =
-      fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt");
+  const bool has_vocab_files = fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt");
   if (has_vocab_files) {
     SDXL_ASSIGN_OR_RETURN(Json vj, ReadJson(dir / "vocab.json"));
     if (!vj.is_object()) return core::DataLoss((dir / "vocab.json").string() + " is not an object");
@@ -391,8 +390,8 @@ core::Result<ClipTokenizer> ClipTokenizer::Load(const std::filesystem::path& dir
       const size_t sp = line.find(' ');
       if (sp == std::string::npos || sp == 0 || sp + 1 >= line.size() ||
           line.find(' ', sp + 1) != std::string::npos) {
-        return core::DataLoss((dir / "merges.txt").string() + " line " +
-                              std::to_string(lineno) + " is not 'A B'");
+        return core::DataLoss((dir / "merges.txt").string() + " line " + std::to_string(lineno) +
+                              " is not 'A B'");
       }
       merges.emplace_back(line.substr(0, sp), line.substr(sp + 1));
     }

@@ -32,10 +32,10 @@ class ClipTokenizer {
 
   // Builds a tokenizer from in-memory vocab/merges (merges lines without the "#version" header).
   // `pad_token` must be in the vocab.
-  static core::Result<ClipTokenizer> FromVocab(std::vector<std::pair<std::string, int>> vocab,
-                                               std::vector<std::pair<std::string, std::string>> merges,
-                                               std::string pad_token = "<|endoftext|>",
-                                               int model_max_length = 77);
+  static core::Result<ClipTokenizer> FromVocab(
+      std::vector<std::pair<std::string, int>> vocab,
+      std::vector<std::pair<std::string, std::string>> merges,
+      std::string pad_token = "<|endoftext|>", int model_max_length = 77);
 
   ClipTokenizer(ClipTokenizer&&) noexcept;
   ClipTokenizer& operator=(ClipTokenizer&&) noexcept;

@@ -13,10 +13,28 @@ namespace fs = std::filesystem;
 // transformers' test_tokenization_clip.py::test_full_tokenizer vocabulary, plus the two CLIP
 // specials the tokenizer requires.
 ClipTokenizer TinyTokenizer() {
-  std::vector<std::string> tokens = {"l",   "o",    "w",    "e",    "r",       "s",
-                                     "t",   "i",    "d",    "n",    "lo",      "l</w>",
-                                     "w</w>", "r</w>", "t</w>", "low</w>", "er</w>", "lowest</w>",
-                                     "newer</w>", "wider", "<unk>", "<|startoftext|>",
+  std::vector<std::string> tokens = {"l",
+                                     "o",
+                                     "w",
+                                     "e",
+                                     "r",
+                                     "s",
+                                     "t",
+                                     "i",
+                                     "d",
+                                     "n",
+                                     "lo",
+                                     "l</w>",
+                                     "w</w>",
+                                     "r</w>",
+                                     "t</w>",
+                                     "low</w>",
+                                     "er</w>",
+                                     "lowest</w>",
+                                     "newer</w>",
+                                     "wider",
+                                     "<unk>",
+                                     "<|startoftext|>",
                                      "<|endoftext|>"};
   std::vector<std::pair<std::string, int>> vocab;
   for (size_t i = 0; i < tokens.size(); ++i) vocab.emplace_back(tokens[i], static_cast<int>(i));
@@ -48,8 +66,7 @@ TEST(ClipTokenizerTest, UnknownSymbolsMapToUnk) {
 class ByteLevelFolder : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("clip_tok_test_" + std::to_string(std::random_device{}()));
+    dir_ = fs::temp_directory_path() / ("clip_tok_test_" + std::to_string(std::random_device{}()));
     fs::create_directories(dir_);
     // bytes_to_unicode order, as in openai/CLIP.
     std::vector<int> bs;
@@ -116,11 +133,11 @@ TEST_F(ByteLevelFolder, LoadsFolderAndPadsWithEndOfText) {
   EXPECT_EQ(tok->model_max_length(), 77);
   const auto ids = tok->EncodeForModel("a cat!");
   ASSERT_EQ(ids.size(), 77u);
-  EXPECT_EQ(ids[0], 514);  // <|startoftext|>
+  EXPECT_EQ(ids[0], 514);       // <|startoftext|>
   EXPECT_EQ(ids[1], 256 + 64);  // "a</w>": 'a' is byte-level index 64
   EXPECT_EQ(ids[2], cat_id_);
   EXPECT_EQ(ids[3], 256 + bang_id_);  // "!</w>"
-  EXPECT_EQ(ids[4], 515);  // <|endoftext|>
+  EXPECT_EQ(ids[4], 515);             // <|endoftext|>
   for (size_t i = 5; i < 77; ++i) EXPECT_EQ(ids[i], 515);
   EXPECT_EQ(tok->EncodeForModel("a cat", /*pad=*/false).size(), 4u);
 }
@@ -135,8 +152,8 @@ TEST_F(ByteLevelFolder, BangPadTokenIsSpecialLikeTransformers) {
   EXPECT_EQ(tok->Encode("cat!!"), (std::vector<int32_t>{cat_id_, 0, 0}));
   // Truncation keeps BOS + 6 content ids + EOS.
   const auto ids = tok->EncodeForModel("cat cat cat cat cat cat cat cat");
-  EXPECT_EQ(ids, (std::vector<int32_t>{514, cat_id_, cat_id_, cat_id_, cat_id_, cat_id_,
-                                       cat_id_, 515}));
+  EXPECT_EQ(ids,
+            (std::vector<int32_t>{514, cat_id_, cat_id_, cat_id_, cat_id_, cat_id_, cat_id_, 515}));
   const auto short_ids = tok->EncodeForModel("cat");
   EXPECT_EQ(short_ids, (std::vector<int32_t>{514, cat_id_, 515, 0, 0, 0, 0, 0}));
 }
@@ -146,8 +163,8 @@ TEST_F(ByteLevelFolder, SplitsDigitsContractionsAndPunctuation) {
   ASSERT_TRUE(tok.ok());
   // Digits are one token each, "'s" splits off, punctuation runs stay together.
   const auto tokens = tok->IdsToTokens(tok->Encode("12 it's ?!"));
-  EXPECT_EQ(tokens, (std::vector<std::string>{"1</w>", "2</w>", "i", "t</w>", "'", "s</w>",
-                                              "?", "!</w>"}));
+  EXPECT_EQ(tokens,
+            (std::vector<std::string>{"1</w>", "2</w>", "i", "t</w>", "'", "s</w>", "?", "!</w>"}));
 }
 
 TEST_F(ByteLevelFolder, NfcAndUnicodeLowercase) {
@@ -157,8 +174,12 @@ TEST_F(ByteLevelFolder, NfcAndUnicodeLowercase) {
   EXPECT_EQ(tok->Encode("xa\xCC\x83y"), tok->Encode("x\xC3\xA3y"));
   EXPECT_EQ(tok->Encode("\xC3\x83"), tok->Encode("\xC3\xA3"));  // Ã -> ã
   // U+00A0 (no-break space) is whitespace; U+200B (zero width space) is not.
-  EXPECT_EQ(tok->Encode("a\xC2\xA0" "b"), tok->Encode("a b"));
-  EXPECT_NE(tok->Encode("a\xE2\x80\x8B" "b"), tok->Encode("a b"));
+  EXPECT_EQ(tok->Encode("a\xC2\xA0"
+                        "b"),
+            tok->Encode("a b"));
+  EXPECT_NE(tok->Encode("a\xE2\x80\x8B"
+                        "b"),
+            tok->Encode("a b"));
 }
 
 TEST(ClipTokenizerLoadTest, MissingFolderSaysWhatToDo) {

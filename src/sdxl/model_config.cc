@@ -91,10 +91,11 @@ Result<UNetConfig> ParseUNetConfig(std::string_view text, std::string_view sourc
     c.block_out_channels =
         Get(j, "block_out_channels", std::vector<int>{320, 640, 1280, 1280}, source);
     const size_t n = c.block_out_channels.size();
-    c.down_block_types = Get(j, "down_block_types",
-                             std::vector<std::string>{"CrossAttnDownBlock2D", "CrossAttnDownBlock2D",
-                                                      "CrossAttnDownBlock2D", "DownBlock2D"},
-                             source);
+    c.down_block_types =
+        Get(j, "down_block_types",
+            std::vector<std::string>{"CrossAttnDownBlock2D", "CrossAttnDownBlock2D",
+                                     "CrossAttnDownBlock2D", "DownBlock2D"},
+            source);
     c.up_block_types = Get(j, "up_block_types",
                            std::vector<std::string>{"UpBlock2D", "CrossAttnUpBlock2D",
                                                     "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"},
@@ -118,8 +119,8 @@ Result<UNetConfig> ParseUNetConfig(std::string_view text, std::string_view sourc
     }
     c.mid_block_type = Get(j, "mid_block_type", std::string("UNetMidBlock2DCrossAttn"), source);
     if (!c.mid_block_type.empty() && c.mid_block_type != "UNetMidBlock2DCrossAttn") {
-      throw ConfigError{std::string(source) + ": unsupported mid_block_type \"" +
-                        c.mid_block_type + "\" (supported: UNetMidBlock2DCrossAttn)"};
+      throw ConfigError{std::string(source) + ": unsupported mid_block_type \"" + c.mid_block_type +
+                        "\" (supported: UNetMidBlock2DCrossAttn)"};
     }
     c.layers_per_block = IntOrList(j, "layers_per_block", n, 2, source);
     c.transformer_layers_per_block = IntOrList(j, "transformer_layers_per_block", n, 1, source);
@@ -150,10 +151,11 @@ Result<UNetConfig> ParseUNetConfig(std::string_view text, std::string_view sourc
     c.conv_in_kernel = Get(j, "conv_in_kernel", 3, source);
     c.conv_out_kernel = Get(j, "conv_out_kernel", 3, source);
     c.mid_block_scale_factor = Get(j, "mid_block_scale_factor", 1.0, source);
-    for (const char* unsupported :
-         {"class_embed_type", "encoder_hid_dim_type", "time_embedding_act_fn", "timestep_post_act"}) {
+    for (const char* unsupported : {"class_embed_type", "encoder_hid_dim_type",
+                                    "time_embedding_act_fn", "timestep_post_act"}) {
       if (j.contains(unsupported) && !j[unsupported].is_null()) {
-        throw ConfigError{Where(source, unsupported) + " is set; this engine supports SDXL UNets "
+        throw ConfigError{Where(source, unsupported) +
+                          " is set; this engine supports SDXL UNets "
                           "without it"};
       }
     }
@@ -164,8 +166,8 @@ Result<UNetConfig> ParseUNetConfig(std::string_view text, std::string_view sourc
       throw ConfigError{Where(source, "time_embedding_type") + " must be \"positional\""};
     }
     if (Get(j, "only_cross_attention", false, source) ||
-        Get(j, "dual_cross_attention", false, source) || Get(j, "upcast_attention", false, source) ||
-        Get(j, "center_input_sample", false, source)) {
+        Get(j, "dual_cross_attention", false, source) ||
+        Get(j, "upcast_attention", false, source) || Get(j, "center_input_sample", false, source)) {
       throw ConfigError{std::string(source) +
                         ": only_cross_attention/dual_cross_attention/upcast_attention/"
                         "center_input_sample are not supported"};
@@ -200,9 +202,9 @@ Result<VaeConfig> ParseVaeConfig(std::string_view text, std::string_view source)
     c.use_post_quant_conv = Get(j, "use_post_quant_conv", true, source);
     c.mid_block_add_attention = Get(j, "mid_block_add_attention", true, source);
     c.sample_size = Get(j, "sample_size", 32, source);
-    auto up = Get(j, "up_block_types", std::vector<std::string>(c.block_out_channels.size(),
-                                                                "UpDecoderBlock2D"),
-                  source);
+    auto up =
+        Get(j, "up_block_types",
+            std::vector<std::string>(c.block_out_channels.size(), "UpDecoderBlock2D"), source);
     if (up.size() != c.block_out_channels.size()) {
       throw ConfigError{std::string(source) +
                         ": up_block_types and block_out_channels must have the same length"};
@@ -238,7 +240,8 @@ Result<SchedulerConfig> ParseSchedulerConfig(std::string_view text, std::string_
     } else if (pred == "sample") {
       c.prediction_type = PredictionType::kSample;
     } else {
-      throw ConfigError{Where(source, "prediction_type") + " must be epsilon, v_prediction or sample"};
+      throw ConfigError{Where(source, "prediction_type") +
+                        " must be epsilon, v_prediction or sample"};
     }
     const auto spacing = Get(j, "timestep_spacing", std::string("linspace"), source);
     if (spacing == "leading") {
@@ -248,7 +251,8 @@ Result<SchedulerConfig> ParseSchedulerConfig(std::string_view text, std::string_
     } else if (spacing == "linspace") {
       c.timestep_spacing = TimestepSpacing::kLinspace;
     } else {
-      throw ConfigError{Where(source, "timestep_spacing") + " must be leading, trailing or linspace"};
+      throw ConfigError{Where(source, "timestep_spacing") +
+                        " must be leading, trailing or linspace"};
     }
     c.steps_offset = Get(j, "steps_offset", 0, source);
     c.rescale_betas_zero_snr = Get(j, "rescale_betas_zero_snr", false, source);
@@ -289,6 +293,10 @@ Result<PipelineConfig> ParsePipelineConfig(std::string_view text, std::string_vi
     PipelineConfig c;
     c.class_name = Get(j, "_class_name", std::string(), source);
     c.force_zeros_for_empty_prompt = Get(j, "force_zeros_for_empty_prompt", true, source);
+    if (auto it = j.find("scheduler");
+        it != j.end() && it->is_array() && it->size() == 2 && (*it)[1].is_string()) {
+      c.scheduler_class = (*it)[1].get<std::string>();
+    }
     return c;
   });
 }
@@ -324,7 +332,8 @@ Result<SchedulerConfig> LoadSchedulerConfig(const std::filesystem::path& dir) {
 
 Result<PipelineConfig> LoadPipelineConfig(const std::filesystem::path& model_dir) {
   SDXL_ASSIGN_OR_RETURN(auto text, ReadTextFile(model_dir / "model_index.json"));
-  SDXL_ASSIGN_OR_RETURN(auto cfg, ParsePipelineConfig(text, (model_dir / "model_index.json").string()));
+  SDXL_ASSIGN_OR_RETURN(auto cfg,
+                        ParsePipelineConfig(text, (model_dir / "model_index.json").string()));
   // Recipe defaults from the model manifest (weights/manifest.h), when the folder has one:
   // {"recipe": {"steps": 4, "guidance": 0, ...}}.
   const auto manifest = model_dir / std::string(weights::kManifestFileName);

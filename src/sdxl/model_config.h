@@ -21,14 +21,14 @@ struct UNetConfig {
   int in_channels = 4;
   int out_channels = 4;
   int sample_size = 128;
-  std::vector<int> block_out_channels;           // one per level
-  std::vector<std::string> down_block_types;     // DownBlock2D | CrossAttnDownBlock2D
-  std::vector<std::string> up_block_types;       // UpBlock2D | CrossAttnUpBlock2D
+  std::vector<int> block_out_channels;                     // one per level
+  std::vector<std::string> down_block_types;               // DownBlock2D | CrossAttnDownBlock2D
+  std::vector<std::string> up_block_types;                 // UpBlock2D | CrossAttnUpBlock2D
   std::string mid_block_type = "UNetMidBlock2DCrossAttn";  // or "" (no mid block)
-  std::vector<int> layers_per_block;             // resnets per down block (up: +1)
-  std::vector<int> transformer_layers_per_block;  // depth per down level
-  std::vector<int> num_attention_heads;          // per down level (diffusers' naming quirk applied)
-  std::vector<int> cross_attention_dim;          // per down level
+  std::vector<int> layers_per_block;                       // resnets per down block (up: +1)
+  std::vector<int> transformer_layers_per_block;           // depth per down level
+  std::vector<int> num_attention_heads;  // per down level (diffusers' naming quirk applied)
+  std::vector<int> cross_attention_dim;  // per down level
   int norm_num_groups = 32;
   double norm_eps = 1e-5;
   int downsample_padding = 1;
@@ -44,7 +44,9 @@ struct UNetConfig {
   double mid_block_scale_factor = 1.0;
 
   int time_embed_dim() const { return block_out_channels.at(0) * 4; }
-  bool is_cross_attn_down(size_t i) const { return down_block_types.at(i) == "CrossAttnDownBlock2D"; }
+  bool is_cross_attn_down(size_t i) const {
+    return down_block_types.at(i) == "CrossAttnDownBlock2D";
+  }
   bool is_cross_attn_up(size_t i) const { return up_block_types.at(i) == "CrossAttnUpBlock2D"; }
 };
 
@@ -91,13 +93,18 @@ struct SchedulerConfig {
 struct PipelineConfig {
   std::string class_name;
   bool force_zeros_for_empty_prompt = true;
+  // model_index.json "scheduler": ["diffusers", "<class>"]: the class diffusers instantiates (it
+  // wins over scheduler_config.json's _class_name). Empty when absent.
+  std::string scheduler_class;
   std::optional<int> default_steps;        // from a manifest recipe, when recorded
   std::optional<double> default_guidance;  // idem
 };
 
 // Parsers: JSON text in; errors say which key is wrong. `source` names the file in messages.
-[[nodiscard]] core::Result<UNetConfig> ParseUNetConfig(std::string_view json, std::string_view source);
-[[nodiscard]] core::Result<VaeConfig> ParseVaeConfig(std::string_view json, std::string_view source);
+[[nodiscard]] core::Result<UNetConfig> ParseUNetConfig(std::string_view json,
+                                                       std::string_view source);
+[[nodiscard]] core::Result<VaeConfig> ParseVaeConfig(std::string_view json,
+                                                     std::string_view source);
 [[nodiscard]] core::Result<SchedulerConfig> ParseSchedulerConfig(std::string_view json,
                                                                  std::string_view source);
 [[nodiscard]] core::Result<PipelineConfig> ParsePipelineConfig(std::string_view json,
@@ -109,7 +116,8 @@ struct PipelineConfig {
 [[nodiscard]] core::Result<SchedulerConfig> LoadSchedulerConfig(const std::filesystem::path& dir);
 // Reads <model>/model_index.json and, when present, recipe defaults from the model manifest
 // (<model>/sdxl-tigris-manifest.json, "recipe": {"steps": N, "guidance": G}).
-[[nodiscard]] core::Result<PipelineConfig> LoadPipelineConfig(const std::filesystem::path& model_dir);
+[[nodiscard]] core::Result<PipelineConfig> LoadPipelineConfig(
+    const std::filesystem::path& model_dir);
 
 // Reads a whole text file (bounded at 64 MiB).
 [[nodiscard]] core::Result<std::string> ReadTextFile(const std::filesystem::path& path);

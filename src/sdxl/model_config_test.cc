@@ -46,7 +46,8 @@ TEST(ModelConfig, RejectsInvalidJson) {
 
 TEST(ModelConfig, VaeDefaultsAndScaleFactor) {
   auto c = ParseVaeConfig(R"({"block_out_channels":[128,256,512,512],"scaling_factor":0.13025,
-      "force_upcast":false})", "vae/config.json");
+      "force_upcast":false})",
+                          "vae/config.json");
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->scale_factor(), 8);
   EXPECT_DOUBLE_EQ(c->scaling_factor, 0.13025);
@@ -55,14 +56,36 @@ TEST(ModelConfig, VaeDefaultsAndScaleFactor) {
 }
 
 TEST(ModelConfig, SchedulerSpacingAndPrediction) {
-  auto c = ParseSchedulerConfig(R"({"_class_name":"EulerDiscreteScheduler","beta_schedule":"scaled_linear",
+  auto c = ParseSchedulerConfig(
+      R"({"_class_name":"EulerDiscreteScheduler","beta_schedule":"scaled_linear",
       "beta_start":0.00085,"beta_end":0.012,"timestep_spacing":"trailing","prediction_type":"sample",
-      "steps_offset":1,"clip_sample":false})", "scheduler_config.json");
+      "steps_offset":1,"clip_sample":false})",
+      "scheduler_config.json");
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->timestep_spacing, TimestepSpacing::kTrailing);
   EXPECT_EQ(c->prediction_type, PredictionType::kSample);
   EXPECT_FALSE(ParseSchedulerConfig(R"({"_class_name":"DDIMScheduler"})", "s.json").ok());
   EXPECT_FALSE(ParseSchedulerConfig(R"({"timestep_spacing":"weird"})", "s.json").ok());
+}
+
+}  // namespace
+}  // namespace sdxl::sdxl
+
+namespace sdxl::sdxl {
+namespace {
+
+TEST(ModelConfig, PipelineIndexNamesTheSchedulerClass) {
+  auto c = ParsePipelineConfig(R"({"_class_name":"StableDiffusionXLPipeline",
+      "force_zeros_for_empty_prompt":false,
+      "scheduler":["diffusers","EulerAncestralDiscreteScheduler"]})",
+                               "model_index.json");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->scheduler_class, "EulerAncestralDiscreteScheduler");
+  EXPECT_FALSE(c->force_zeros_for_empty_prompt);
+  auto d = ParsePipelineConfig(R"({"_class_name":"StableDiffusionXLPipeline"})", "m.json");
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->scheduler_class.empty());
+  EXPECT_TRUE(d->force_zeros_for_empty_prompt);
 }
 
 }  // namespace

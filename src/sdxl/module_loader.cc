@@ -24,17 +24,28 @@ struct SourceTensor {
 
 std::optional<torch::Dtype> TorchDtype(weights::DType d) {
   switch (d) {
-    case weights::DType::kF32: return torch::kFloat32;
-    case weights::DType::kF16: return torch::kFloat16;
-    case weights::DType::kBF16: return torch::kBFloat16;
-    case weights::DType::kF64: return torch::kFloat64;
-    case weights::DType::kI64: return torch::kInt64;
-    case weights::DType::kI32: return torch::kInt32;
-    case weights::DType::kI16: return torch::kInt16;
-    case weights::DType::kI8: return torch::kInt8;
-    case weights::DType::kU8: return torch::kUInt8;
-    case weights::DType::kBool: return torch::kBool;
-    default: return std::nullopt;
+    case weights::DType::kF32:
+      return torch::kFloat32;
+    case weights::DType::kF16:
+      return torch::kFloat16;
+    case weights::DType::kBF16:
+      return torch::kBFloat16;
+    case weights::DType::kF64:
+      return torch::kFloat64;
+    case weights::DType::kI64:
+      return torch::kInt64;
+    case weights::DType::kI32:
+      return torch::kInt32;
+    case weights::DType::kI16:
+      return torch::kInt16;
+    case weights::DType::kI8:
+      return torch::kInt8;
+    case weights::DType::kU8:
+      return torch::kUInt8;
+    case weights::DType::kBool:
+      return torch::kBool;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -103,8 +114,9 @@ core::Result<ModuleLoadReport> LoadFromSources(torch::nn::Module& module,
     }
   }
   if (!missing.empty() || !unexpected.empty() || !mismatched.empty()) {
-    std::string msg = "weights do not match the model (is this the right component folder and "
-                      "config.json?)";
+    std::string msg =
+        "weights do not match the model (is this the right component folder and "
+        "config.json?)";
     if (!missing.empty()) {
       msg += "; missing " + std::to_string(missing.size()) + ": " + JoinFirst(missing);
     }
@@ -112,8 +124,7 @@ core::Result<ModuleLoadReport> LoadFromSources(torch::nn::Module& module,
       msg += "; unexpected " + std::to_string(unexpected.size()) + ": " + JoinFirst(unexpected);
     }
     if (!mismatched.empty()) {
-      msg += "; shape mismatch " + std::to_string(mismatched.size()) + ": " +
-             JoinFirst(mismatched);
+      msg += "; shape mismatch " + std::to_string(mismatched.size()) + ": " + JoinFirst(mismatched);
     }
     return core::InvalidArgument(msg);
   }

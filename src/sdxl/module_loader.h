@@ -4,8 +4,11 @@
 // Modules in src/sdxl register their submodules under the diffusers/transformers names, so the
 // state dict key `text_model.encoder.layers.0.self_attn.q_proj.weight` is both the checkpoint key
 // and the module path. Loading is a lookup plus a shape check; every tensor is converted from its
-// stored dtype (F32/F16/BF16) to the target dtype and device. Nothing is half-loaded on error:
-// all keys and shapes are checked before any parameter is written.
+// stored dtype (F32/F16/BF16) to the target dtype and device. Bad checkpoints never half-load a
+// module: all keys and shapes are checked before any parameter is written (only a LibTorch
+// failure while copying, e.g. out of device memory, can leave it partly written). Parameters that
+// already have the target dtype/device are filled in place (no extra memory); others are
+// replaced one tensor at a time.
 //
 // Not thread-safe with respect to `module` (it is written); the files are only read.
 
@@ -36,7 +39,7 @@ struct ModuleLoadOptions {
 
 struct ModuleLoadReport {
   size_t tensors_loaded = 0;
-  uint64_t bytes_read = 0;                  // bytes of tensor data read from the files
+  uint64_t bytes_read = 0;                      // bytes of tensor data read from the files
   std::vector<std::string> ignored_unexpected;  // file keys skipped by ignore_unexpected_suffixes
 };
 

@@ -25,7 +25,8 @@ torch::Tensor TimestepSinusoids(const torch::Tensor& t, int dim, bool flip_sin_t
                                 double freq_shift) {
   const int64_t half = dim / 2;
   // exponent = -log(10000) * arange(half, float32) / (half - shift)
-  auto exponent = torch::arange(half, torch::TensorOptions().dtype(torch::kFloat32).device(t.device()));
+  auto exponent =
+      torch::arange(half, torch::TensorOptions().dtype(torch::kFloat32).device(t.device()));
   exponent = exponent * (-std::log(10000.0));
   exponent = exponent / (static_cast<double>(half) - freq_shift);
   auto freqs = torch::exp(exponent);
@@ -75,8 +76,8 @@ AttentionImpl::AttentionImpl(const AttentionOptions& o) : o_(o) {
   const int inner = o.heads * o.dim_head;
   const int ctx = o.cross_attention_dim > 0 ? o.cross_attention_dim : o.query_dim;
   if (o.norm_num_groups > 0) {
-    group_norm_ = register_module("group_norm", MakeGroupNorm(o.norm_num_groups, o.query_dim,
-                                                              o.norm_eps));
+    group_norm_ =
+        register_module("group_norm", MakeGroupNorm(o.norm_num_groups, o.query_dim, o.norm_eps));
   }
   to_q_ = register_module("to_q", MakeLinear(o.query_dim, inner, o.bias));
   to_k_ = register_module("to_k", MakeLinear(ctx, inner, o.bias));
@@ -114,19 +115,21 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x_in, const torch::Ten
 BasicTransformerBlockImpl::BasicTransformerBlockImpl(int dim, int heads, int dim_head,
                                                      int cross_attention_dim) {
   auto ln = [&](const char* name) {
-    return register_module(name, torch::nn::LayerNorm(
-                                     torch::nn::LayerNormOptions({dim}).eps(1e-5).elementwise_affine(true)));
+    return register_module(
+        name, torch::nn::LayerNorm(
+                  torch::nn::LayerNormOptions({dim}).eps(1e-5).elementwise_affine(true)));
   };
   norm1_ = ln("norm1");
-  attn1_ = register_module("attn1", Attention(AttentionOptions{.query_dim = dim,
-                                                               .cross_attention_dim = 0,
-                                                               .heads = heads,
-                                                               .dim_head = dim_head}));
+  attn1_ = register_module(
+      "attn1",
+      Attention(AttentionOptions{
+          .query_dim = dim, .cross_attention_dim = 0, .heads = heads, .dim_head = dim_head}));
   norm2_ = ln("norm2");
-  attn2_ = register_module("attn2", Attention(AttentionOptions{.query_dim = dim,
-                                                               .cross_attention_dim = cross_attention_dim,
-                                                               .heads = heads,
-                                                               .dim_head = dim_head}));
+  attn2_ = register_module("attn2",
+                           Attention(AttentionOptions{.query_dim = dim,
+                                                      .cross_attention_dim = cross_attention_dim,
+                                                      .heads = heads,
+                                                      .dim_head = dim_head}));
   norm3_ = ln("norm3");
   // ff.net = [GEGLU(proj: dim -> 2*4dim), Dropout, Linear(4dim -> dim)]
   auto ff = register_module("ff", std::make_shared<torch::nn::Module>());
@@ -141,10 +144,10 @@ BasicTransformerBlockImpl::BasicTransformerBlockImpl(int dim, int heads, int dim
 
 torch::Tensor BasicTransformerBlockImpl::forward(const torch::Tensor& x_in,
                                                  const torch::Tensor& context) {
-  auto x = attn1_(norm1_(x_in)) + x_in;         // (B, L, dim)
-  x = attn2_(norm2_(x), context) + x;           // cross-attention on (B, S, Cc)
-  auto p = ff_proj_(norm3_(x)).chunk(2, -1);    // 2 x (B, L, 4dim)
-  x = ff_out_(p[0] * torch::gelu(p[1])) + x;    // GEGLU, exact erf GELU
+  auto x = attn1_(norm1_(x_in)) + x_in;       // (B, L, dim)
+  x = attn2_(norm2_(x), context) + x;         // cross-attention on (B, S, Cc)
+  auto p = ff_proj_(norm3_(x)).chunk(2, -1);  // 2 x (B, L, 4dim)
+  x = ff_out_(p[0] * torch::gelu(p[1])) + x;  // GEGLU, exact erf GELU
   return x;
 }
 

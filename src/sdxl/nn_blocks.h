@@ -55,8 +55,8 @@ struct AttentionOptions {
   int cross_attention_dim = 0;  // 0: same as query_dim
   int heads = 1;
   int dim_head = 64;
-  bool bias = false;            // q/k/v bias
-  int norm_num_groups = 0;      // >0: GroupNorm on the input ("group_norm")
+  bool bias = false;        // q/k/v bias
+  int norm_num_groups = 0;  // >0: GroupNorm on the input ("group_norm")
   double norm_eps = 1e-5;
   bool residual_connection = false;
 };
@@ -98,7 +98,7 @@ class Transformer2DImpl : public torch::nn::Module {
  private:
   bool linear_;
   torch::nn::GroupNorm norm_{nullptr};
-  torch::nn::Linear proj_in_lin_{nullptr}, proj_out_lin_{nullptr};  // use_linear_projection
+  torch::nn::Linear proj_in_lin_{nullptr}, proj_out_lin_{nullptr};    // use_linear_projection
   torch::nn::Conv2d proj_in_conv_{nullptr}, proj_out_conv_{nullptr};  // otherwise (1x1 convs)
   torch::nn::ModuleList blocks_{nullptr};
 };

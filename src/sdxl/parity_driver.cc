@@ -27,8 +27,7 @@ core::Result<torch::Tensor> Need(const std::map<std::string, torch::Tensor>& in,
 
 core::Status Run(int argc, char** argv) {
   if (argc != 5) {
-    return core::InvalidArgument(
-        "usage: sdxl_parity_driver unet|vae|schedule MODEL_DIR IN|N OUT");
+    return core::InvalidArgument("usage: sdxl_parity_driver unet|vae|schedule MODEL_DIR IN|N OUT");
   }
   const std::string cmd = argv[1];
   const std::filesystem::path model = argv[2];

@@ -1,7 +1,7 @@
 #include "sdxl/pipeline.h"
 
-#include <ATen/core/Generator.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/Generator.h>
 #include <torch/cuda.h>
 
 #include <chrono>
@@ -21,9 +21,12 @@ double Since(Clock::time_point t0) {
 
 std::string DtypeName(torch::Dtype d) {
   switch (d) {
-    case torch::kFloat16: return "float16";
-    case torch::kBFloat16: return "bfloat16";
-    default: return "float32";
+    case torch::kFloat16:
+      return "float16";
+    case torch::kBFloat16:
+      return "bfloat16";
+    default:
+      return "float32";
   }
 }
 
@@ -68,8 +71,7 @@ torch::Tensor EulerStep(const EulerSchedule& s, int i, const torch::Tensor& mode
     const auto a = s.ancestral_sigmas(i);
     const float dt = a.sigma_down - sigma;
     prev = sample + derivative * static_cast<double>(dt);
-    auto noise = at::randn(model_output.sizes(), gen,
-                           model_output.options().device(gen.device()))
+    auto noise = at::randn(model_output.sizes(), gen, model_output.options().device(gen.device()))
                      .to(model_output.device());
     prev = prev + noise * static_cast<double>(a.sigma_up);
   }
@@ -106,23 +108,39 @@ core::Result<SdxlPipeline> SdxlPipeline::Load(const std::filesystem::path& dir,
   }
   SDXL_ASSIGN_OR_RETURN(impl->pipeline_config, LoadPipelineConfig(dir));
   SDXL_ASSIGN_OR_RETURN(impl->scheduler_config, LoadSchedulerConfig(dir / "scheduler"));
+  if (!impl->pipeline_config.scheduler_class.empty()) {
+    // diffusers instantiates model_index.json's scheduler class with scheduler_config.json.
+    const auto& cls = impl->pipeline_config.scheduler_class;
+    if (cls != "EulerDiscreteScheduler" && cls != "EulerAncestralDiscreteScheduler") {
+      return core::InvalidArgument("model_index.json names scheduler " + cls +
+                                   "; supported: EulerDiscreteScheduler, "
+                                   "EulerAncestralDiscreteScheduler");
+    }
+    impl->scheduler_config.class_name = cls;
+  }
   try {
     const bool cuda = torch::cuda::is_available();
     if (options.device == DeviceKind::kCuda && !cuda) {
       return core::FailedPrecondition(
           "--device cuda was asked but no CUDA GPU is visible; use --device cpu or auto");
     }
-    impl->device = (options.device == DeviceKind::kCuda ||
-                    (options.device == DeviceKind::kAuto && cuda))
-                       ? torch::Device(torch::kCUDA, 0)
-                       : torch::Device(torch::kCPU);
+    impl->device =
+        (options.device == DeviceKind::kCuda || (options.device == DeviceKind::kAuto && cuda))
+            ? torch::Device(torch::kCUDA, 0)
+            : torch::Device(torch::kCPU);
     switch (options.dtype) {
       case ComputeDtype::kAuto:
         impl->dtype = impl->device.is_cuda() ? torch::kFloat16 : torch::kFloat32;
         break;
-      case ComputeDtype::kFloat32: impl->dtype = torch::kFloat32; break;
-      case ComputeDtype::kFloat16: impl->dtype = torch::kFloat16; break;
-      case ComputeDtype::kBFloat16: impl->dtype = torch::kBFloat16; break;
+      case ComputeDtype::kFloat32:
+        impl->dtype = torch::kFloat32;
+        break;
+      case ComputeDtype::kFloat16:
+        impl->dtype = torch::kFloat16;
+        break;
+      case ComputeDtype::kBFloat16:
+        impl->dtype = torch::kBFloat16;
+        break;
     }
     if (impl->device.is_cpu() && impl->dtype == torch::kFloat16) {
       return core::InvalidArgument(
@@ -205,7 +223,7 @@ core::Result<GenerateResult> SdxlPipeline::Impl::Generate(const GenerateRequest&
   eo.force_zeros_for_empty_prompt = pipeline_config.force_zeros_for_empty_prompt;
   eo.num_images_per_prompt = static_cast<int>(n);
   SDXL_ASSIGN_OR_RETURN(auto emb, text->Encode(r.prompt, r.negative_prompt, eo));
-  auto ctx = emb.prompt_embeds.to(device, dtype);          // (n, S, D)
+  auto ctx = emb.prompt_embeds.to(device, dtype);            // (n, S, D)
   auto pooled = emb.pooled_prompt_embeds.to(device, dtype);  // (n, P)
   // time ids: original (h, w) + crop (0, 0) + target (h, w)
   auto time_ids = torch::tensor({static_cast<double>(r.height), static_cast<double>(r.width), 0.0,
@@ -253,7 +271,8 @@ core::Result<GenerateResult> SdxlPipeline::Impl::Generate(const GenerateRequest&
   t0 = Clock::now();
   auto images = vae.Decode(latents);  // (n, 3, H, W)
   images = (images * 0.5 + 0.5).clamp(0, 1).to(torch::kFloat32);
-  images = (images.permute({0, 2, 3, 1}) * 255.0).round().to(torch::kUInt8).to(torch::kCPU).contiguous();
+  images =
+      (images.permute({0, 2, 3, 1}) * 255.0).round().to(torch::kUInt8).to(torch::kCPU).contiguous();
   result.timings.decode_s = Since(t0);
   for (int64_t b = 0; b < n; ++b) {
     auto img = images[b];

@@ -27,15 +27,15 @@ enum class DeviceKind { kAuto, kCpu, kCuda };
 enum class ComputeDtype { kAuto, kFloat32, kFloat16, kBFloat16 };
 
 struct PipelineLoadOptions {
-  DeviceKind device = DeviceKind::kAuto;  // auto: CUDA when available
+  DeviceKind device = DeviceKind::kAuto;     // auto: CUDA when available
   ComputeDtype dtype = ComputeDtype::kAuto;  // auto: fp32 on CPU, fp16 on CUDA
-  std::string variant;  // "fp16": load *.fp16.safetensors files
+  std::string variant;                       // "fp16": load *.fp16.safetensors files
 };
 
 struct GenerateRequest {
   std::string prompt;
   std::optional<std::string> negative_prompt;
-  int width = 0;   // 0: the UNet's sample_size * VAE scale (1024 for SDXL)
+  int width = 0;  // 0: the UNet's sample_size * VAE scale (1024 for SDXL)
   int height = 0;
   int num_outputs = 1;
   std::optional<int> steps;        // default: recipe, else 4 for trailing schedules, else 50

@@ -23,8 +23,7 @@ TEST(PromptParserTest, ExplicitAndNestedWeights) {
   EXPECT_EQ(Parse("(a   cat)1.2"), (std::vector<PromptFragment>{{"a cat", 1.2}}));
   EXPECT_EQ(Parse("a (cat)1.2 dog"),
             (std::vector<PromptFragment>{{"a", 1.0}, {"cat", 1.2}, {"dog", 1.0}}));
-  EXPECT_EQ(Parse("(a (b)1.3)1.1"),
-            (std::vector<PromptFragment>{{"a", 1.1}, {"b", 1.1 * 1.3}}));
+  EXPECT_EQ(Parse("(a (b)1.3)1.1"), (std::vector<PromptFragment>{{"a", 1.1}, {"b", 1.1 * 1.3}}));
   EXPECT_EQ(Parse("(a).5"), (std::vector<PromptFragment>{{"a", 0.5}}));
   EXPECT_EQ(Parse("a.attend(2)"), (std::vector<PromptFragment>{{"a", 2.0}}));
 }

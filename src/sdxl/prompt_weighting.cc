@@ -22,9 +22,7 @@ struct Provider {
   int64_t max_tokens() const { return tok->model_max_length(); }
 
   torch::Device device() const { return (*enc)->parameters().front().device(); }
-  torch::Dtype dtype() const {
-    return (*enc)->parameters().front().scalar_type();
-  }
+  torch::Dtype dtype() const { return (*enc)->parameters().front().scalar_type(); }
 
   // hidden_states[-2] of one chunk: ids (L), mask (L) or empty -> (1, L, H)
   torch::Tensor Encode(const std::vector<int64_t>& ids, const std::vector<int64_t>& mask) {
@@ -223,7 +221,8 @@ core::Result<torch::Tensor> EncodeFragments(Provider& p, const std::vector<Promp
   }
   // apply_embedding_weights(normalize=True): weights in the embeddings' dtype.
   torch::Tensor stacked = torch::stack(embeddings, 1);  // (1, n, 77k, H)
-  torch::Tensor w = torch::tensor(lerp, torch::kDouble).to(stacked.scalar_type()).to(stacked.device());
+  torch::Tensor w =
+      torch::tensor(lerp, torch::kDouble).to(stacked.scalar_type()).to(stacked.device());
   w = w / torch::sum(w);
   torch::Tensor lerped = torch::sum(stacked * w.reshape({-1, 1, 1}), 1);  // (1, 77k, H)
   return lerped.to(p.dtype());
@@ -266,9 +265,8 @@ struct SdxlTextEncoder::Impl {
     SDXL_ASSIGN_OR_RETURN(torch::Tensor right, EncodeFragments(p2, frags, truncate));
     // get_pooled_embeddings: the raw prompt, truncated and padded to 77, no mask.
     const auto ids32 = tok2.EncodeForModel(text);
-    torch::Tensor ids = torch::tensor(std::vector<int64_t>(ids32.begin(), ids32.end()),
-                                      torch::kLong)
-                            .unsqueeze(0);
+    torch::Tensor ids =
+        torch::tensor(std::vector<int64_t>(ids32.begin(), ids32.end()), torch::kLong).unsqueeze(0);
     torch::Tensor pooled = enc2->Forward(ids).text_embeds;
     return std::make_pair(torch::cat({left, right}, -1), pooled);
   }
@@ -338,15 +336,14 @@ core::Result<PromptEmbeddings> SdxlTextEncoder::Encode(
       out.prompt_embeds = pos.first;
       out.pooled_prompt_embeds = pos.second;
       if (options.with_negative) {
-        SDXL_ASSIGN_OR_RETURN(auto neg, impl_->Compel(negative_prompt.value_or(""),
-                                                      options.truncate_long_prompts));
+        SDXL_ASSIGN_OR_RETURN(
+            auto neg, impl_->Compel(negative_prompt.value_or(""), options.truncate_long_prompts));
         out.negative_prompt_embeds = neg.first;
         out.negative_pooled_prompt_embeds = neg.second;
         // pad_conditioning_tensors_to_same_length: append empty-prompt chunks.
         const int64_t tokens =
             std::max(out.prompt_embeds.size(1), out.negative_prompt_embeds.size(1));
-        const torch::Tensor empty =
-            torch::cat({impl_->p1.EmptyZ(), impl_->p2.EmptyZ()}, -1);
+        const torch::Tensor empty = torch::cat({impl_->p1.EmptyZ(), impl_->p2.EmptyZ()}, -1);
         out.prompt_embeds = PadWithEmpty(out.prompt_embeds, tokens, empty);
         out.negative_prompt_embeds = PadWithEmpty(out.negative_prompt_embeds, tokens, empty);
       }

@@ -10,29 +10,47 @@ namespace {
 
 std::optional<torch::Dtype> ToTorch(weights::DType d) {
   switch (d) {
-    case weights::DType::kF32: return torch::kFloat32;
-    case weights::DType::kF16: return torch::kFloat16;
-    case weights::DType::kBF16: return torch::kBFloat16;
-    case weights::DType::kF64: return torch::kFloat64;
-    case weights::DType::kI64: return torch::kInt64;
-    case weights::DType::kI32: return torch::kInt32;
-    case weights::DType::kU8: return torch::kUInt8;
-    case weights::DType::kBool: return torch::kBool;
-    default: return std::nullopt;
+    case weights::DType::kF32:
+      return torch::kFloat32;
+    case weights::DType::kF16:
+      return torch::kFloat16;
+    case weights::DType::kBF16:
+      return torch::kBFloat16;
+    case weights::DType::kF64:
+      return torch::kFloat64;
+    case weights::DType::kI64:
+      return torch::kInt64;
+    case weights::DType::kI32:
+      return torch::kInt32;
+    case weights::DType::kU8:
+      return torch::kUInt8;
+    case weights::DType::kBool:
+      return torch::kBool;
+    default:
+      return std::nullopt;
   }
 }
 
 std::optional<weights::DType> FromTorch(torch::Dtype d) {
   switch (d) {
-    case torch::kFloat32: return weights::DType::kF32;
-    case torch::kFloat16: return weights::DType::kF16;
-    case torch::kBFloat16: return weights::DType::kBF16;
-    case torch::kFloat64: return weights::DType::kF64;
-    case torch::kInt64: return weights::DType::kI64;
-    case torch::kInt32: return weights::DType::kI32;
-    case torch::kUInt8: return weights::DType::kU8;
-    case torch::kBool: return weights::DType::kBool;
-    default: return std::nullopt;
+    case torch::kFloat32:
+      return weights::DType::kF32;
+    case torch::kFloat16:
+      return weights::DType::kF16;
+    case torch::kBFloat16:
+      return weights::DType::kBF16;
+    case torch::kFloat64:
+      return weights::DType::kF64;
+    case torch::kInt64:
+      return weights::DType::kI64;
+    case torch::kInt32:
+      return weights::DType::kI32;
+    case torch::kUInt8:
+      return weights::DType::kU8;
+    case torch::kBool:
+      return weights::DType::kBool;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -71,8 +89,8 @@ core::Status WriteTensors(const std::filesystem::path& path,
   SDXL_ASSIGN_OR_RETURN(auto writer, weights::SafetensorsWriter::Create(path, specs));
   for (const auto& info : writer.layout().tensors()) {
     const auto& t = cpu.at(info.name);
-    SDXL_RETURN_IF_ERROR(writer.Write(
-        info.name, {reinterpret_cast<const std::byte*>(t.data_ptr()), static_cast<size_t>(t.nbytes())}));
+    SDXL_RETURN_IF_ERROR(writer.Write(info.name, {reinterpret_cast<const std::byte*>(t.data_ptr()),
+                                                  static_cast<size_t>(t.nbytes())}));
   }
   return writer.Finish();
 }

@@ -83,8 +83,8 @@ core::Status Run(int argc, char** argv) {
     } else if (cmd == "encode") {
       const auto& r = requests[i];
       EncodePromptOptions o;
-      o.mode = r.value("mode", "compel") == "diffusers" ? PromptMode::kDiffusers
-                                                        : PromptMode::kCompel;
+      o.mode =
+          r.value("mode", "compel") == "diffusers" ? PromptMode::kDiffusers : PromptMode::kCompel;
       o.with_negative = r.value("with_negative", false);
       o.truncate_long_prompts = r.value("truncate", false);
       o.num_images_per_prompt = r.value("num_images", 1);

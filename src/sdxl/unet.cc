@@ -25,7 +25,8 @@ UNet2DConditionImpl::UNet2DConditionImpl(const UNetConfig& c) : config_(c) {
     auto block = std::make_shared<torch::nn::Module>();
     auto resnets = block->register_module("resnets", torch::nn::ModuleList());
     torch::nn::ModuleList attentions{nullptr};
-    if (c.is_cross_attn_down(i)) attentions = block->register_module("attentions", torch::nn::ModuleList());
+    if (c.is_cross_attn_down(i))
+      attentions = block->register_module("attentions", torch::nn::ModuleList());
     Level level;
     for (int j = 0; j < c.layers_per_block[i]; ++j) {
       ResnetBlock2D r(j == 0 ? in_ch : out_ch, out_ch, temb, c.norm_num_groups, c.norm_eps);
@@ -54,14 +55,14 @@ UNet2DConditionImpl::UNet2DConditionImpl(const UNetConfig& c) : config_(c) {
     auto mid = register_module("mid_block", std::make_shared<torch::nn::Module>());
     auto resnets = mid->register_module("resnets", torch::nn::ModuleList());
     auto attentions = mid->register_module("attentions", torch::nn::ModuleList());
-    mid_resnet0_ = ResnetBlock2D(ch, ch, temb, c.norm_num_groups, c.norm_eps,
-                                 c.mid_block_scale_factor);
-    mid_resnet1_ = ResnetBlock2D(ch, ch, temb, c.norm_num_groups, c.norm_eps,
-                                 c.mid_block_scale_factor);
+    mid_resnet0_ =
+        ResnetBlock2D(ch, ch, temb, c.norm_num_groups, c.norm_eps, c.mid_block_scale_factor);
+    mid_resnet1_ =
+        ResnetBlock2D(ch, ch, temb, c.norm_num_groups, c.norm_eps, c.mid_block_scale_factor);
     const int heads = c.num_attention_heads.back();
-    mid_attention_ = Transformer2D(heads, ch / heads, ch, c.transformer_layers_per_block.back(),
-                                   c.cross_attention_dim.back(), c.norm_num_groups,
-                                   c.use_linear_projection);
+    mid_attention_ =
+        Transformer2D(heads, ch / heads, ch, c.transformer_layers_per_block.back(),
+                      c.cross_attention_dim.back(), c.norm_num_groups, c.use_linear_projection);
     resnets->push_back(mid_resnet0_);
     resnets->push_back(mid_resnet1_);
     attentions->push_back(mid_attention_);
@@ -85,7 +86,8 @@ UNet2DConditionImpl::UNet2DConditionImpl(const UNetConfig& c) : config_(c) {
     auto block = std::make_shared<torch::nn::Module>();
     auto resnets = block->register_module("resnets", torch::nn::ModuleList());
     torch::nn::ModuleList attentions{nullptr};
-    if (c.is_cross_attn_up(i)) attentions = block->register_module("attentions", torch::nn::ModuleList());
+    if (c.is_cross_attn_up(i))
+      attentions = block->register_module("attentions", torch::nn::ModuleList());
     Level level;
     for (int j = 0; j < num_layers; ++j) {
       const int skip_ch = (j == num_layers - 1) ? in_ch : out_ch;
@@ -129,14 +131,14 @@ torch::Tensor UNet2DConditionImpl::forward(const UNetInputs& in) {
   if (t.dim() == 0) t = t.unsqueeze(0);
   t = t.expand({B});
   auto t_emb = TimestepSinusoids(t, c.block_out_channels[0], c.flip_sin_to_cos, c.freq_shift)
-                   .to(sample.scalar_type());                     // (B, boc0)
-  auto emb = time_embedding_(t_emb);                              // (B, temb)
+                   .to(sample.scalar_type());  // (B, boc0)
+  auto emb = time_embedding_(t_emb);           // (B, temb)
   if (add_embedding_) {
     auto time_embeds = TimestepSinusoids(in.time_ids.flatten(), c.addition_time_embed_dim,
                                          c.flip_sin_to_cos, c.freq_shift);  // (B*6, D)
     time_embeds = time_embeds.reshape({in.text_embeds.size(0), -1});        // (B, 6D)
     auto add_embeds = torch::cat({in.text_embeds, time_embeds.to(in.text_embeds.scalar_type())}, -1)
-                          .to(emb.scalar_type());                  // (B, proj + 6D)
+                          .to(emb.scalar_type());  // (B, proj + 6D)
     emb = emb + add_embedding_(add_embeds);
   }
   const auto& ctx = in.encoder_hidden_states;

@@ -13,8 +13,8 @@ VaeDecoderImpl::VaeDecoderImpl(const VaeConfig& c) : config_(c) {
   const int groups = c.norm_num_groups;
   constexpr double kEps = 1e-6;
   if (c.use_post_quant_conv) {
-    post_quant_conv_ = register_module("post_quant_conv",
-                                       MakeConv(c.latent_channels, c.latent_channels, 1, 1, 0));
+    post_quant_conv_ =
+        register_module("post_quant_conv", MakeConv(c.latent_channels, c.latent_channels, 1, 1, 0));
   }
   auto dec = register_module("decoder", std::make_shared<torch::nn::Module>());
   conv_in_ = dec->register_module("conv_in", MakeConv(c.latent_channels, boc.back(), 3));
@@ -69,7 +69,7 @@ VaeDecoderImpl::VaeDecoderImpl(const VaeConfig& c) : config_(c) {
 
 torch::Tensor VaeDecoderImpl::forward(const torch::Tensor& z_in) {
   auto z = post_quant_conv_ ? post_quant_conv_(z_in) : z_in;  // (B, C, h, w)
-  auto x = conv_in_(z);                                        // (B, boc[-1], h, w)
+  auto x = conv_in_(z);                                       // (B, boc[-1], h, w)
   x = mid_resnet0_(x, torch::Tensor());
   if (mid_attention_) x = mid_attention_(x);
   x = mid_resnet1_(x, torch::Tensor());
@@ -86,8 +86,10 @@ torch::Tensor Vae::Decode(const torch::Tensor& latents) {
   if (!c.latents_mean.empty() && !c.latents_std.empty()) {
     const auto n = static_cast<int64_t>(c.latents_mean.size());
     auto opts = torch::TensorOptions().dtype(torch::kFloat64);
-    auto mean = torch::tensor(c.latents_mean, opts).view({1, n, 1, 1}).to(z.device(), z.scalar_type());
-    auto stdv = torch::tensor(c.latents_std, opts).view({1, n, 1, 1}).to(z.device(), z.scalar_type());
+    auto mean =
+        torch::tensor(c.latents_mean, opts).view({1, n, 1, 1}).to(z.device(), z.scalar_type());
+    auto stdv =
+        torch::tensor(c.latents_std, opts).view({1, n, 1, 1}).to(z.device(), z.scalar_type());
     z = z * stdv / c.scaling_factor + mean;
   } else {
     z = z / c.scaling_factor;
@@ -97,8 +99,10 @@ torch::Tensor Vae::Decode(const torch::Tensor& latents) {
 }
 
 std::string CanonicalVaeKey(const std::string& key) {
-  static const std::map<std::string, std::string> kLegacy = {
-      {".query.", ".to_q."}, {".key.", ".to_k."}, {".value.", ".to_v."}, {".proj_attn.", ".to_out.0."}};
+  static const std::map<std::string, std::string> kLegacy = {{".query.", ".to_q."},
+                                                             {".key.", ".to_k."},
+                                                             {".value.", ".to_v."},
+                                                             {".proj_attn.", ".to_out.0."}};
   std::string k = key;
   if (k.rfind("decoder.mid_block.attentions.", 0) == 0) {
     for (const auto& [from, to] : kLegacy) {
@@ -117,8 +121,8 @@ core::Result<Vae> LoadVae(const std::filesystem::path& dir, const ModelLoadOptio
     vae.decoder = VaeDecoder(config);
     vae.decoder->eval();
     // diffusers upcasts to float32 only for float16 (bfloat16 has float32's range).
-    vae.dtype = (options.dtype == torch::kFloat16 && config.force_upcast) ? torch::kFloat32
-                                                                          : options.dtype;
+    vae.dtype =
+        (options.dtype == torch::kFloat16 && config.force_upcast) ? torch::kFloat32 : options.dtype;
     // Read the decoder's tensors (renaming legacy keys; skipping the encoder) into memory, then
     // load by name with the shared shape checks.
     std::map<std::string, torch::Tensor> state;
@@ -128,9 +132,15 @@ core::Result<Vae> LoadVae(const std::filesystem::path& dir, const ModelLoadOptio
         if (info.name.rfind("encoder.", 0) == 0 || info.name.rfind("quant_conv.", 0) == 0) continue;
         torch::Dtype dt;
         switch (info.dtype) {
-          case weights::DType::kF32: dt = torch::kFloat32; break;
-          case weights::DType::kF16: dt = torch::kFloat16; break;
-          case weights::DType::kBF16: dt = torch::kBFloat16; break;
+          case weights::DType::kF32:
+            dt = torch::kFloat32;
+            break;
+          case weights::DType::kF16:
+            dt = torch::kFloat16;
+            break;
+          case weights::DType::kBF16:
+            dt = torch::kBFloat16;
+            break;
           default:
             return core::InvalidArgument(file.string() + ": tensor " + info.name +
                                          " has an unsupported dtype (expected F32/F16/BF16)");

@@ -5,6 +5,12 @@
 namespace sdxl::storage {
 namespace {
 
+S3Error Err(std::string code) {
+  S3Error e;
+  e.code = std::move(code);
+  return e;
+}
+
 TEST(S3Xml, ListObjectsV2Page) {
   auto page = ParseListObjectsV2(R"(<?xml version="1.0" encoding="UTF-8"?>
 <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name>
@@ -57,23 +63,23 @@ TEST(S3Xml, ErrorsBecomeClearStatuses) {
   EXPECT_EQ(st.http_status(), 404);
   EXPECT_EQ(st.service_code(), "NoSuchBucket");
 
-  EXPECT_EQ(S3ErrorToStatus(404, {"NoSuchKey"}, "GET").code(), core::Code::kNotFound);
+  EXPECT_EQ(S3ErrorToStatus(404, Err("NoSuchKey"), "GET").code(), core::Code::kNotFound);
   EXPECT_EQ(S3ErrorToStatus(404, {}, "HEAD").code(), core::Code::kNotFound);  // HEAD: no body
-  const auto sig = S3ErrorToStatus(403, {"SignatureDoesNotMatch"}, "GET");
+  const auto sig = S3ErrorToStatus(403, Err("SignatureDoesNotMatch"), "GET");
   EXPECT_EQ(sig.code(), core::Code::kUnauthenticated);
   EXPECT_NE(sig.message().find("AWS_SECRET_ACCESS_KEY"), std::string::npos);
-  EXPECT_NE(S3ErrorToStatus(403, {"RequestTimeTooSkewed"}, "GET").message().find("clock"),
+  EXPECT_NE(S3ErrorToStatus(403, Err("RequestTimeTooSkewed"), "GET").message().find("clock"),
             std::string::npos);
-  EXPECT_EQ(S3ErrorToStatus(403, {"AccessDenied"}, "GET").code(), core::Code::kPermissionDenied);
-  EXPECT_EQ(S3ErrorToStatus(403, {"InvalidAccessKeyId"}, "GET").code(),
+  EXPECT_EQ(S3ErrorToStatus(403, Err("AccessDenied"), "GET").code(), core::Code::kPermissionDenied);
+  EXPECT_EQ(S3ErrorToStatus(403, Err("InvalidAccessKeyId"), "GET").code(),
             core::Code::kUnauthenticated);
-  EXPECT_EQ(S3ErrorToStatus(412, {"PreconditionFailed"}, "GET").code(),
+  EXPECT_EQ(S3ErrorToStatus(412, Err("PreconditionFailed"), "GET").code(),
             core::Code::kFailedPrecondition);
-  const auto slow = S3ErrorToStatus(503, {"SlowDown"}, "PUT");
+  const auto slow = S3ErrorToStatus(503, Err("SlowDown"), "PUT");
   EXPECT_TRUE(slow.retryable());
   EXPECT_EQ(slow.code(), core::Code::kUnavailable);
-  EXPECT_TRUE(S3ErrorToStatus(500, {"InternalError"}, "PUT").retryable());
-  EXPECT_FALSE(S3ErrorToStatus(400, {"InvalidArgument"}, "PUT").retryable());
+  EXPECT_TRUE(S3ErrorToStatus(500, Err("InternalError"), "PUT").retryable());
+  EXPECT_FALSE(S3ErrorToStatus(400, Err("InvalidArgument"), "PUT").retryable());
 }
 
 TEST(S3Xml, MultipartBodies) {

@@ -78,8 +78,13 @@ def test_ancestral_scheduler_matches(tmp_path, sdxl_cli, tiny_model):  # noqa: F
     cfg = json.loads(cfg_path.read_text())
     cfg["_class_name"] = "EulerAncestralDiscreteScheduler"
     cfg_path.write_text(json.dumps(cfg))
+    index_path = model / "model_index.json"  # diffusers instantiates the class named here
+    index = json.loads(index_path.read_text())
+    index["scheduler"] = ["diffusers", "EulerAncestralDiscreteScheduler"]
+    index_path.write_text(json.dumps(index))
     kw = dict(steps=4, guidance=0.0, seed=7, n=2, size=(64, 64))
     ref = reference(model, **kw)
+    assert type(diffusers_pipeline(model).scheduler).__name__ == "EulerAncestralDiscreteScheduler"
     got = ours(sdxl_cli, model, tmp_path, **kw)
     for a, b in zip(got, ref):
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 2

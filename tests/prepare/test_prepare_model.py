@@ -51,6 +51,13 @@ def download_prefix(s3, bucket, prefix, dest: Path):
     return dest
 
 
+def size_or_zero(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:  # renamed into place meanwhile
+        return 0
+
+
 def run_prepare(binary, env, *args, timeout=300):
     return subprocess.run([str(binary), "prepare-model", *map(str, args)], env=env,
                           capture_output=True, text=True, timeout=timeout)
@@ -180,9 +187,11 @@ def test_kill_during_upload_then_resume(sdxl_binary, s3_server, prep_env, hub, f
             if len(journal["files"]) >= 3:
                 break
         time.sleep(0.05)
-    assert proc.poll() is None, "prepare-model finished before it could be killed"
+    assert proc.poll() is None, ("prepare-model finished before it could be killed:\n"
+                                 + proc.stderr.read().decode(errors="replace"))
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    time.sleep(1.0)  # let requests the killed process left in the (delaying) proxy drain first
     keys = list_keys(s3, bucket, "m")
     assert MANIFEST not in keys
     journal = json.loads(s3.get_object(Bucket=bucket, Key=f"m/{JOURNAL}")["Body"].read())["files"]
@@ -219,8 +228,8 @@ def test_kill_during_download_resumes_with_range(sdxl_binary, s3_server, prep_en
     blobs = tmp_path / "hf/hub/models--org--tiny-sdxl/blobs"
     deadline = time.time() + 60
     while time.time() < deadline:
-        partial = [p for p in blobs.glob("*.incomplete") if p.stat().st_size > (1 << 20)] \
-            if blobs.exists() else []
+        partial = [p for p in (blobs.glob("*.incomplete") if blobs.exists() else [])
+                   if size_or_zero(p) > (1 << 20)]
         if partial:
             break
         time.sleep(0.05)
