@@ -4,6 +4,9 @@ JOBS ?= $(shell nproc)
 PYTHON ?= python3
 CMAKE_FLAGS ?=
 WITH_TORCH ?= ON
+# Let ccache share objects between checkouts in different folders.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: deps build test unit-test integration-test demo format format-check clean bench-transfer bench-inference bench-prepare
 

@@ -70,8 +70,8 @@ TEST(SigV4Botocore, RandomRequestsMatchByteForByte) {
   std::ofstream(dir / "oracle.py") << kOracle;
 
   const std::vector<std::string> pieces = {"a", "Z", "0", " ", "+", "%", "/", "//", ".", "..",
-                                           "~", "-", "_", "ü", "ሴ", "=", "&", "?", "#", ":",
-                                           "@", "!", "*", "(", ")", "'", ",", ";", "$", "%20"};
+                                           "~", "-", "_", "ü", "ሴ", "=", "&", "?",  "#", ":",
+                                           "@", "!", "*", "(", ")", "'", ",", ";",  "$", "%20"};
   std::mt19937 rng(20240229);
   struct Case {
     std::string method, path, header;
@@ -99,8 +99,8 @@ TEST(SigV4Botocore, RandomRequestsMatchByteForByte) {
   }
   in.close();
 
-  const std::string cmd = "python3 " + (dir / "oracle.py").string() + " " +
-                          (dir / "cases.tsv").string() + " 2>&1";
+  const std::string cmd =
+      "python3 " + (dir / "oracle.py").string() + " " + (dir / "cases.tsv").string() + " 2>&1";
   FILE* pipe = ::popen(cmd.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string output;
@@ -119,12 +119,15 @@ TEST(SigV4Botocore, RandomRequestsMatchByteForByte) {
     const Case& c = cases[i];
     SCOPED_TRACE("case " + std::to_string(i) + " path " + c.path);
     const size_t tab = line.find('\t');
-    SignableRequest h{c.method, c.path, c.query,
-                      {{"Host", "bucket.example.com:8333"}, {"X-Custom", c.header}}};
+    SignableRequest h{
+        c.method, c.path, c.query, {{"Host", "bucket.example.com:8333"}, {"X-Custom", c.header}}};
     const SigningDetails d = signer.SignHeaders(h, now);
     EXPECT_EQ(d.signature, line.substr(0, tab));
 
-    SignableRequest p{c.method, c.path, c.query, {{"Host", "bucket.example.com:8333"}},
+    SignableRequest p{c.method,
+                      c.path,
+                      c.query,
+                      {{"Host", "bucket.example.com:8333"}},
                       std::string(kUnsignedPayload)};
     const std::string q = signer.PresignQuery(p, now, std::chrono::seconds(900));
     // botocore keeps the caller's query order and appends auth params; compare as sets of pairs.

@@ -78,6 +78,7 @@ def _compel_sdxl(model):
     return pipe, CompelForSDXL(pipe, device="cpu")
 
 
+@pytest.mark.slow  # > 10 min per case on 2 cores (compel side); run with --run-slow
 @pytest.mark.parametrize("negative", NEGATIVES)
 def test_long_and_weighted_prompts_match_compel_for_sdxl(model, tmp_path, negative):
     from safetensors.torch import load_file
@@ -100,6 +101,7 @@ def test_long_and_weighted_prompts_match_compel_for_sdxl(model, tmp_path, negati
     assert chunked >= 4, "the prompts must exercise long-prompt chunking"
 
 
+@pytest.mark.slow
 def test_truncating_multi_encoder_compel(model, tmp_path):
     """The seed-style Compel over both encoders, truncate_long_prompts=True."""
     from compel import Compel, ReturnedEmbeddingsType
