@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BASE, HF_TOKEN, LIGHTNING
+# Load this folder's conftest by path: several test folders have a conftest.py, and a plain
+# `import conftest` gets whichever pytest imported first.
+import importlib.util as _ilu
+_spec = _ilu.spec_from_file_location("prepare_conftest", Path(__file__).with_name("conftest.py"))
+_prepare_conftest = _ilu.module_from_spec(_spec)
+_spec.loader.exec_module(_prepare_conftest)
+BASE, HF_TOKEN, LIGHTNING = (_prepare_conftest.BASE, _prepare_conftest.HF_TOKEN,
+                             _prepare_conftest.LIGHTNING)
 
 pytestmark = pytest.mark.s3
 
