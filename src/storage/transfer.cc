@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "storage/local_object_store.h"
+#include "storage/range_file.h"
 
 namespace sdxl::storage {
 namespace fs = std::filesystem;
@@ -132,8 +133,9 @@ struct DownloadItem {
   fs::path dest;
   fs::path tmp;
   std::mutex mu;
-  int fd = -1;
+  std::unique_ptr<RangeFile> file;
   bool opened = false;
+  bool failed = false;
   std::size_t remaining = 0;  // ranges not yet written
   bool done = false;
 };
@@ -143,37 +145,20 @@ struct DownloadTask {
   ByteRange range;
 };
 
-core::Status OpenTemp(DownloadItem& item) {
+core::Status OpenTemp(DownloadItem& item, bool direct_io) {
   std::error_code ec;
   if (item.dest.has_parent_path()) fs::create_directories(item.dest.parent_path(), ec);
   if (ec) {
     return ErrnoStatus("cannot create directory " + item.dest.parent_path().string(), ec.value());
   }
   item.tmp = TempPathFor(item.dest);
-  item.fd = ::open(item.tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (item.fd < 0) return ErrnoStatus("cannot create " + item.tmp.string(), errno);
-  item.opened = true;
-  if (item.info.size > 0) {
-    // Reserve the blocks up front (fails fast on a full disk); fall back to a sparse file.
-    int rc = ::posix_fallocate(item.fd, 0, static_cast<off_t>(item.info.size));
-    if (rc == ENOSPC) return ErrnoStatus("cannot reserve space for " + item.dest.string(), rc);
-    if (rc != 0 && ::ftruncate(item.fd, static_cast<off_t>(item.info.size)) != 0) {
-      return ErrnoStatus("cannot size " + item.tmp.string(), errno);
-    }
-  }
+  SDXL_ASSIGN_OR_RETURN(item.file, RangeFile::Create(item.tmp, item.info.size, direct_io));
+  item.opened = true;  // from here on, a failure deletes the temporary file
   return core::Status::Ok();
 }
 
 core::Status FinishItem(DownloadItem& item) {
-  struct stat st {};
-  if (::fstat(item.fd, &st) != 0) return ErrnoStatus("cannot stat " + item.tmp.string(), errno);
-  if (static_cast<std::uint64_t>(st.st_size) != item.info.size) {
-    return core::DataLoss(item.dest.string() + ": downloaded size " + std::to_string(st.st_size) +
-                          " differs from the object's " + std::to_string(item.info.size));
-  }
-  const int fd = item.fd;
-  item.fd = -1;
-  if (::close(fd) != 0) return ErrnoStatus("cannot write " + item.tmp.string(), errno);
+  SDXL_RETURN_IF_ERROR(item.file->Finish());
   if (::rename(item.tmp.c_str(), item.dest.c_str()) != 0) {
     return ErrnoStatus("cannot rename " + item.tmp.string() + " to " + item.dest.string(), errno);
   }
@@ -206,34 +191,30 @@ core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectIn
   if (options.on_total) options.on_total(total);
 
   Run run(options);
-  RunWorkers(tasks.size(), options.concurrency, run, [&](std::size_t, std::size_t t) {
+  std::vector<std::unique_ptr<RangeWriter>> writers(
+      static_cast<std::size_t>(std::max(options.concurrency, 1)));
+  RunWorkers(tasks.size(), options.concurrency, run, [&](std::size_t worker, std::size_t t) {
     DownloadItem& item = *items[tasks[t].item];
     const ByteRange range = tasks[t].range;
     {
       std::lock_guard<std::mutex> lock(item.mu);
       if (!item.opened) {
-        core::Status st = OpenTemp(item);
-        if (!st.ok()) return run.Fail(st);
+        core::Status st = OpenTemp(item, options.direct_io);
+        if (!st.ok()) {
+          item.failed = true;
+          return run.Fail(st);
+        }
       }
-      if (item.fd < 0) return;  // the item already failed
+      if (item.failed || item.file == nullptr) return;  // the item already failed
     }
-    const int fd = item.fd;
-    std::uint64_t pos = range.offset;
+    if (!writers[worker]) writers[worker] = std::make_unique<RangeWriter>();
+    RangeWriter& writer = *writers[worker];
+    writer.Begin(*item.file, range.offset);
     core::Status write_error;
     ChunkSink sink = [&](std::string_view chunk) {
       if (run.user_cancelled()) return false;
-      std::size_t done = 0;
-      while (done < chunk.size()) {
-        const ssize_t n =
-            ::pwrite(fd, chunk.data() + done, chunk.size() - done, static_cast<off_t>(pos + done));
-        if (n < 0) {
-          if (errno == EINTR) continue;
-          write_error = ErrnoStatus("cannot write " + item.tmp.string(), errno);
-          return false;
-        }
-        done += static_cast<std::size_t>(n);
-      }
-      pos += chunk.size();
+      write_error = writer.Write(chunk);
+      if (!write_error.ok()) return false;
       run.Progress(chunk.size());
       return true;
     };
@@ -244,22 +225,29 @@ core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectIn
     core::Status st = range.length == 0
                           ? core::Status::Ok()
                           : store.GetRange(item.info.key, range.offset, range.length, sink, ro);
+    const bool complete =
+        st.ok() && write_error.ok() && writer.position() == range.offset + range.length;
+    core::Status end = writer.End(complete);
     if (!write_error.ok()) return run.Fail(write_error);
     if (!st.ok()) return run.Fail(st);
-    if (pos != range.offset + range.length) {
+    if (!end.ok()) return run.Fail(end);
+    if (!complete) {
       return run.Fail(core::DataLoss(store.DescribeKey(item.info.key) + ": range at " +
                                      std::to_string(range.offset) + " came back short"));
     }
     std::lock_guard<std::mutex> lock(item.mu);
     if (--item.remaining == 0) {
       core::Status fst = FinishItem(item);
-      if (!fst.ok()) run.Fail(fst);
+      if (!fst.ok()) {
+        item.failed = true;
+        run.Fail(fst);
+      }
     }
   });
 
   // Whatever did not finish leaves no trace: close and delete its temporary file.
   for (auto& item : items) {
-    if (item->fd >= 0) ::close(item->fd);
+    if (item->file) item->file->Close();
     if (item->opened && !item->done) ::unlink(item->tmp.c_str());
   }
   SDXL_RETURN_IF_ERROR(run.Final());

@@ -3,8 +3,9 @@
 // network allows, with bounded memory.
 //
 // Downloads split each object into ranges fetched by `concurrency` worker threads with ranged GETs
-// (If-Match on the ETag), written in place with pwrite straight from the network buffer into a
-// preallocated temporary file next to the destination; a failed range is retried from its last
+// (If-Match on the ETag), written in place into a preallocated temporary file next to the
+// destination (direct I/O from an aligned staging buffer where the file system supports it, see
+// range_file.h; buffered pwrite otherwise); a failed range is retried from its last
 // received byte. When every range is in, the size is verified and the file is renamed to its final
 // name, so a final name never holds a partial file. Uploads use one PUT for small files and
 // parallel multipart uploads otherwise (aborted on failure or cancellation). The prefix/directory
@@ -37,6 +38,7 @@ struct TransferOptions {
   std::function<void(std::uint64_t total_bytes)> on_total;
   const std::atomic<bool>* cancel = nullptr;  // set to stop: temp files and uploads are cleaned
   bool overwrite = true;                      // false: existing destination files are an error
+  bool direct_io = true;  // downloads: write large files with O_DIRECT when the file system can
 };
 
 struct TransferStats {
