@@ -11,12 +11,6 @@
 namespace sdxl::storage {
 namespace {
 
-std::string Sha256Hex(std::string_view data) {
-  core::Sha256 h;
-  h.Update(data);
-  return h.FinishHex();
-}
-
 std::string Md5Base64(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -138,8 +132,7 @@ void S3ObjectStore::Sleep(std::chrono::milliseconds d, const std::atomic<bool>* 
 }
 
 core::Result<http::HttpResponse> S3ObjectStore::Execute(Call& call) {
-  const std::string payload =
-      call.body.empty() ? std::string(kEmptyPayloadSha256) : Sha256Hex(call.body);
+  const std::string payload = PayloadHashFor(endpoint_.scheme, call.body);
   const int max_attempts = call.max_attempts > 0 ? call.max_attempts : config_.max_attempts;
   std::string host, path;
   Target(call.full_key, &host, &path);

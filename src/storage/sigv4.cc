@@ -192,4 +192,10 @@ std::string SigV4Signer::PresignQuery(SignableRequest& request,
   return query;
 }
 
+std::string PayloadHashFor(std::string_view scheme, std::string_view body) {
+  if (body.empty()) return std::string(kEmptyPayloadSha256);
+  if (scheme == "https") return std::string(kUnsignedPayload);
+  return Sha256Hex(body);
+}
+
 }  // namespace sdxl::storage

@@ -26,6 +26,12 @@ inline constexpr std::string_view kEmptyPayloadSha256 =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 inline constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
 
+// The x-amz-content-sha256 value for a request body sent over `scheme`. Over https the body is
+// not hashed (UNSIGNED-PAYLOAD, as the AWS SDKs do for S3): TLS already protects it, and hashing
+// costs ~1 CPU second per GiB uploaded. Over plain http the SHA-256 of the body is signed, so a
+// body corrupted on the way is refused by the server.
+std::string PayloadHashFor(std::string_view scheme, std::string_view body);
+
 // A request to sign. `headers` must include Host (any case); the signer adds X-Amz-Date,
 // X-Amz-Security-Token (when a token is set), optionally X-Amz-Content-Sha256, and Authorization.
 struct SignableRequest {

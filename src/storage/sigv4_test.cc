@@ -282,4 +282,12 @@ TEST(SigV4, KeysNeedingEncodingAreEncodedOnceAndNotNormalised) {
 }
 
 }  // namespace
+TEST(PayloadHash, SignedOverHttpUnsignedOverHttps) {
+  EXPECT_EQ(PayloadHashFor("http", ""), kEmptyPayloadSha256);
+  EXPECT_EQ(PayloadHashFor("https", ""), kEmptyPayloadSha256);
+  EXPECT_EQ(PayloadHashFor("http", "abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(PayloadHashFor("https", "abc"), kUnsignedPayload);
+}
+
 }  // namespace sdxl::storage
