@@ -6,6 +6,7 @@ names and shapes, random values) into SeaweedFS with
                  SHA-256 + chunk hashes for the manifest, parallel multipart upload, manifest)
   boto3-pool     the seed template's method: boto3 `upload_file`, one file per process-pool task
   s5cmd          `s5cmd cp DIR/ s3://BUCKET/m/` (defaults)
+  curl-ceiling   what the server ingests: -j parallel curl PUTs of the data cut in 64 MiB pieces
 
 on the same data, in the same run, runs interleaved. Reports the median of --runs of wall s,
 MiB/s, client CPU s/GiB, peak RSS (same measurement code as bench/transfer/run.py) and ratios
@@ -41,7 +42,7 @@ GiB, MiB, log = transfer_bench.GiB, transfer_bench.MiB, transfer_bench.log
 machine, measure, tool_versions = (transfer_bench.machine, transfer_bench.measure,
                                    transfer_bench.tool_versions)
 
-TOOLS = ("prepare-model", "boto3-pool", "s5cmd")
+TOOLS = ("prepare-model", "boto3-pool", "s5cmd", "curl-ceiling")
 
 
 def dataset_files(root: Path) -> dict[str, int]:
@@ -101,11 +102,17 @@ def main() -> int:
                            str(data), bucket, "m"]
                     if args.boto3_jobs:
                         cmd += ["-j", str(args.boto3_jobs)]
-                else:
+                elif tool == "s5cmd":
                     cmd = ["s5cmd", "--endpoint-url", ep, "cp", str(data) + "/", f"s3://{bucket}/m/"]
+                else:  # the server's upload ceiling: parallel curl PUTs of 64 MiB pieces
+                    tmp = args.workdir / "curl-cfg"
+                    tmp.mkdir(exist_ok=True)
+                    cmd = transfer_bench.curl_put_ceiling_cmd(server, bucket, "m", data, files,
+                                                              args.jobs, 64 * MiB, tmp)
                 log(f"run {run + 1}/{args.runs}: {tool}")
                 r = measure(cmd, env, nbytes)
-                verify_bucket(s3, bucket, files, with_manifest=(tool == "prepare-model"))
+                if tool != "curl-ceiling":
+                    verify_bucket(s3, bucket, files, with_manifest=(tool == "prepare-model"))
                 log(f"  {r['wall_s']:.1f} s, {r['mib_s']:.0f} MiB/s, {r['cpu_s_per_gib']:.2f} CPU s/GiB, "
                     f"peak RSS {r['peak_rss_mib']:.0f} MiB")
                 results[tool].append(r)

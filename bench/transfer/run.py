@@ -197,6 +197,42 @@ def curl_ceiling_cmd(server: SeaweedFS, bucket: str, files: dict[str, int], work
     return ["bash", "-c", script]
 
 
+def curl_put_ceiling_cmd(server: SeaweedFS, bucket: str, prefix: str, src: Path,
+                         files: dict[str, int], workers: int, chunk: int,
+                         tmp: Path) -> list[str]:
+    """The upload ceiling: N curl processes PUTting the data set, cut into `chunk`-sized pieces
+    (split once into tmp/pieces, outside the measurement), as plain objects through presigned
+    URLs: no multipart bookkeeping, no payload hashing on the client."""
+    client = server.boto3_client()
+    pieces_dir = tmp / "pieces"
+    stamp = pieces_dir / f".done-{chunk}"
+    if not stamp.exists():
+        shutil.rmtree(pieces_dir, ignore_errors=True)
+        pieces_dir.mkdir(parents=True)
+        for i, rel in enumerate(sorted(files)):
+            subprocess.run(["split", "-b", str(chunk), "-d", "-a", "4", str(src / rel),
+                            str(pieces_dir / f"f{i:03d}-")], check=True)
+        stamp.write_text("")
+    pieces = sorted((p for p in pieces_dir.iterdir() if not p.name.startswith(".")),
+                    key=lambda p: -p.stat().st_size)
+    configs = []
+    for w in range(workers):
+        lines = []
+        for piece in pieces[w::workers]:
+            url = client.generate_presigned_url(
+                "put_object", Params={"Bucket": bucket, "Key": f"{prefix}/{piece.name}"},
+                ExpiresIn=7200)
+            lines += [f'url = "{url}"', f'upload-file = "{piece}"', 'output = "/dev/null"', "next"]
+        if lines:
+            cfg = tmp / f"curl-put-{w}.cfg"
+            cfg.write_text("\n".join(lines[:-1]) + "\n")
+            configs.append(cfg)
+    script = ("pids=; " + " ".join(f"curl -sSf -K {shlex.quote(str(c))} & pids=\"$pids $!\";"
+                                   for c in configs)
+              + " rc=0; for p in $pids; do wait $p || rc=1; done; exit $rc")
+    return ["bash", "-c", script]
+
+
 def verify_tree(dest: Path, files: dict[str, int], full: bool, src: Path) -> None:
     for rel, size in files.items():
         p = dest / rel
@@ -354,8 +390,6 @@ def main() -> int:
         for run in range(args.runs):
             for direction in directions:
                 for tool in tools:
-                    if direction == "upload" and tool == "curl-ceiling":
-                        continue
                     label = f"run {run + 1}/{args.runs} {direction:8s} {tool:12s}"
                     if direction == "download":
                         shutil.rmtree(dest, ignore_errors=True)
@@ -380,11 +414,19 @@ def main() -> int:
                     else:
                         target = f"bench-up-{tool}-{run}".replace("_", "-")
                         client.create_bucket(Bucket=target)
-                        cmd = upload_cmd(tool, target)
+                        if tool == "curl-ceiling":
+                            tmp = work / "curl-cfg"
+                            tmp.mkdir(exist_ok=True)
+                            cmd = curl_put_ceiling_cmd(server, target, PREFIX, src, files,
+                                                       args.curl_workers,
+                                                       args.curl_chunk_mib * MiB, tmp)
+                        else:
+                            cmd = upload_cmd(tool, target)
                         marker.unlink()
                         try:
                             m = measure(cmd, env, nbytes)
-                            verify_bucket(server, target, files)
+                            if tool != "curl-ceiling":
+                                verify_bucket(server, target, files)
                         except RuntimeError as e:
                             m = None
                             failures.append({"run": run + 1, "direction": direction,
@@ -394,7 +436,10 @@ def main() -> int:
                         drop_bucket(server, target)
                     commands.setdefault(direction, {})[tool] = (
                         shlex.join(cmd) if tool != "curl-ceiling" else
-                        f"{args.curl_workers} x curl -K <ranges of {args.curl_chunk_mib} MiB> (-o /dev/null)")
+                        (f"{args.curl_workers} x curl -K <ranges of {args.curl_chunk_mib} MiB> "
+                         "(-o /dev/null)" if direction == "download" else
+                         f"{args.curl_workers} x curl -K <PUT of {args.curl_chunk_mib} MiB pieces "
+                         "via presigned URLs>"))
                     if m is None:
                         log(f"{label} FAILED: {failures[-1]['error'].splitlines()[-1]}")
                         continue
