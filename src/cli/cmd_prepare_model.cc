@@ -7,9 +7,9 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "core/progress.h"
 #include "hub/hub_client.h"
 #include "prepare/prepare.h"
-#include "prepare/progress.h"
 #include "storage/object_store.h"
 #include "storage/s3_config.h"
 
@@ -84,10 +84,11 @@ int Run(const PrepareFlags& f, const CliContext& ctx) {
 
   if (r->was_complete) {
     spdlog::info("{} already holds this model ({} files, {}): nothing to upload", r->destination,
-                 r->files, prepare::HumanBytes(r->bytes));
+                 r->files, core::FormatBytes(static_cast<double>(r->bytes)));
   } else {
     spdlog::info("{}: uploaded {} files ({}), {} already there; manifest written", r->destination,
-                 r->files_uploaded, prepare::HumanBytes(r->bytes_uploaded), r->files_reused);
+                 r->files_uploaded, core::FormatBytes(static_cast<double>(r->bytes_uploaded)),
+                 r->files_reused);
   }
   // The deployment environment (stdout, so it can be redirected into an env file).
   auto loc = storage::ParseLocation(f.bucket);

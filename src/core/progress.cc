@@ -61,31 +61,45 @@ std::string FormatProgressLine(const std::string& label, std::uint64_t done, std
 
 bool ProgressBar::StderrIsTerminal() { return ::isatty(STDERR_FILENO) == 1; }
 
+namespace {
+ProgressOptions EnabledOnly(bool enabled) {
+  ProgressOptions o;
+  o.enabled = enabled;
+  return o;
+}
+}  // namespace
+
 ProgressBar::ProgressBar(std::string label, std::uint64_t total_bytes, bool enabled)
+    : ProgressBar(std::move(label), total_bytes, EnabledOnly(enabled)) {}
+
+ProgressBar::ProgressBar(std::string label, std::uint64_t total_bytes, ProgressOptions options)
     : label_(std::move(label)),
       total_(total_bytes),
-      enabled_(enabled),
+      options_(options),
+      terminal_(options.terminal.value_or(options.out == nullptr && StderrIsTerminal())),
+      out_(options.out != nullptr ? options.out : stderr),
       start_(std::chrono::steady_clock::now()) {
-  if (enabled_) thread_ = std::thread([this] { Loop(); });
+  if (options_.enabled) thread_ = std::thread([this] { Loop(); });
 }
 
 ProgressBar::~ProgressBar() { Finish(); }
 
 void ProgressBar::Loop() {
+  const auto period = terminal_ ? options_.redraw_interval : options_.log_interval;
   std::unique_lock<std::mutex> lock(mu_);
-  while (!stop_) {
-    cv_.wait_for(lock, std::chrono::milliseconds(200));
-    if (stop_) break;
-    Render(false);
-  }
+  while (!cv_.wait_for(lock, period, [this] { return stop_; })) Render(false);
 }
 
 void ProgressBar::Render(bool final_line) {
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const std::string line = FormatProgressLine(label_, done(), total_.load(), elapsed);
-  std::fprintf(stderr, "\r\033[2K%s%s", line.c_str(), final_line ? "\n" : "");
-  std::fflush(stderr);
+  if (terminal_) {
+    std::fprintf(out_, "\r\033[2K%s%s", line.c_str(), final_line ? "\n" : "");
+  } else {
+    std::fprintf(out_, "%s\n", line.c_str());
+  }
+  std::fflush(out_);
 }
 
 void ProgressBar::Finish() {
@@ -97,7 +111,7 @@ void ProgressBar::Finish() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  if (enabled_) Render(true);
+  if (options_.enabled) Render(true);
 }
 
 }  // namespace sdxl::core

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <functional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -39,6 +42,57 @@ TEST(Progress, DisabledBarCountsFromManyThreads) {
   EXPECT_EQ(bar.done(), 24000u);
   bar.Finish();
   bar.Finish();  // idempotent
+}
+
+// Runs `work` on a bar that writes to a temporary file; returns what it wrote once finished.
+std::string Output(const std::string& label, std::uint64_t total, ProgressOptions options,
+                   const std::function<void(ProgressBar&)>& work) {
+  std::FILE* f = std::tmpfile();
+  if (f == nullptr) return "<tmpfile failed>";
+  options.out = f;
+  {
+    ProgressBar bar(label, total, options);
+    work(bar);
+  }  // the destructor finishes the bar
+  std::rewind(f);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+
+TEST(Progress, LogModePrintsPlainLinesThenAFinalOne) {
+  ProgressOptions o;
+  o.terminal = false;
+  o.log_interval = std::chrono::milliseconds(20);
+  const std::string text = Output("download", 100, o, [](ProgressBar& bar) {
+    bar.Add(40);
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    bar.Add(60);
+  });
+  EXPECT_EQ(text.find('\r'), std::string::npos) << text;
+  EXPECT_EQ(text.find('\033'), std::string::npos) << text;
+  EXPECT_NE(text.find("download  40.0% 40 B / 100 B"), std::string::npos) << text;
+  ASSERT_GE(text.size(), 2u);
+  EXPECT_EQ(text.back(), '\n');
+  const std::string last = text.substr(text.rfind('\n', text.size() - 2) + 1);
+  EXPECT_EQ(last.rfind("download 100.0% 100 B / 100 B", 0), 0u) << last;
+  EXPECT_NE(last.find(" in "), std::string::npos) << last;
+}
+
+TEST(Progress, TerminalModeRedrawsOneLine) {
+  ProgressOptions o;
+  o.terminal = true;
+  const std::string text = Output("upload", 10, o, [](ProgressBar& bar) { bar.Add(10); });
+  EXPECT_EQ(text.rfind("\r\033[2Kupload 100.0% 10 B / 10 B"), text.rfind('\r')) << text;
+  EXPECT_EQ(text.back(), '\n');
+}
+
+TEST(Progress, DisabledBarPrintsNothing) {
+  ProgressOptions o;
+  o.enabled = false;
+  EXPECT_EQ(Output("x", 10, o, [](ProgressBar& bar) { bar.Add(10); }), "");
 }
 
 }  // namespace

@@ -24,6 +24,8 @@ struct SlistDeleter {
 struct Transfer {
   HttpResponse* response = nullptr;
   const BodySink* sink = nullptr;
+  const std::function<bool(const HttpResponse&)>* on_body_start = nullptr;
+  bool body_started = false;
   const std::atomic<bool>* cancel = nullptr;
   CURL* easy = nullptr;
   std::string_view upload;
@@ -37,6 +39,16 @@ std::size_t WriteCallback(char* data, std::size_t size, std::size_t nmemb, void*
   const std::size_t n = size * nmemb;
   long code = 0;
   curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+  if (!t->body_started && code >= 200 && code < 300) {
+    t->body_started = true;
+    if (t->on_body_start != nullptr && *t->on_body_start) {
+      t->response->status = static_cast<int>(code);
+      if (!(*t->on_body_start)(*t->response)) {
+        t->sink_stopped = true;
+        return 0;  // aborts with CURLE_WRITE_ERROR
+      }
+    }
+  }
   if (t->sink != nullptr && code >= 200 && code < 300) {
     if (!(*t->sink)(std::string_view(data, n))) {
       t->sink_stopped = true;
@@ -119,11 +131,15 @@ core::Status TransportError(CURLcode rc, const char* errbuf, const std::string& 
 
 }  // namespace
 
-std::optional<std::string> HttpResponse::Header(std::string_view name) const {
+std::optional<std::string> FindHeader(const Headers& headers, std::string_view name) {
   for (const auto& [k, v] : headers) {
     if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0) return v;
   }
   return std::nullopt;
+}
+
+std::optional<std::string> HttpResponse::Header(std::string_view name) const {
+  return FindHeader(headers, name);
 }
 
 // A share handle: DNS cache, TLS sessions and the connection pool shared by every easy handle.
@@ -199,6 +215,7 @@ core::Result<HttpResponse> HttpClient::Send(const HttpRequest& request, const Bo
   Transfer t;
   t.response = &response;
   t.sink = sink;
+  t.on_body_start = &request.on_body_start;
   t.cancel = cancel;
   t.easy = easy;
   t.upload = request.body;

@@ -24,12 +24,22 @@ namespace sdxl::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// Case-insensitive header lookup (first match).
+std::optional<std::string> FindHeader(const Headers& headers, std::string_view name);
+
+struct HttpResponse;
+
 struct HttpRequest {
   std::string method = "GET";
   std::string url;  // absolute, already encoded
   Headers headers;
   std::string_view body;  // request body (not owned; must outlive Send)
   bool head = false;      // HEAD: no response body expected
+  // Optional: called once with the status and headers of a 2xx response, just before its first
+  // body byte is delivered (not at all for an empty body). Lets a receiver check what it got
+  // (e.g. 206 vs 200 for a Range request) before any byte reaches the sink. Returning false
+  // aborts the transfer like a sink does (Send returns Cancelled).
+  std::function<bool(const HttpResponse& head)> on_body_start;
 };
 
 struct HttpResponse {

@@ -150,6 +150,79 @@ core::Result<Url> ParseUrl(std::string_view text) {
   return url;
 }
 
+namespace {
+
+// RFC 3986 5.2.4.
+std::string RemoveDotSegments(std::string_view in) {
+  std::string out;
+  while (!in.empty()) {
+    if (in.starts_with("../")) {
+      in.remove_prefix(3);
+    } else if (in.starts_with("./")) {
+      in.remove_prefix(2);
+    } else if (in.starts_with("/./")) {
+      in.remove_prefix(2);
+    } else if (in == "/.") {
+      in = "/";
+    } else if (in.starts_with("/../") || in == "/..") {
+      in = in.size() == 3 ? std::string_view("/") : in.substr(3);
+      const size_t slash = out.rfind('/');
+      out.erase(slash == std::string::npos ? 0 : slash);
+    } else if (in == "." || in == "..") {
+      in = {};
+    } else {
+      const size_t next = in.find('/', in.front() == '/' ? 1 : 0);
+      const size_t n = next == std::string_view::npos ? in.size() : next;
+      out.append(in.substr(0, n));
+      in.remove_prefix(n);
+    }
+  }
+  return out;
+}
+
+// The scheme of a reference ("https" in "https://x"), or empty when it has none.
+std::string_view SchemeOf(std::string_view ref) {
+  const size_t colon = ref.find(':');
+  if (colon == std::string_view::npos || colon == 0) return {};
+  if (ref.find_first_of("/?#") < colon) return {};
+  if (!std::isalpha(static_cast<unsigned char>(ref.front()))) return {};
+  for (char c : ref.substr(0, colon)) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') return {};
+  }
+  return ref.substr(0, colon);
+}
+
+}  // namespace
+
+core::Result<std::string> ResolveReference(std::string_view base, std::string_view reference) {
+  const size_t hash = reference.find('#');
+  std::string_view ref = reference.substr(0, hash);
+  if (!SchemeOf(ref).empty()) return std::string(ref);
+  const size_t base_hash = base.find('#');
+  SDXL_ASSIGN_OR_RETURN(Url b, ParseUrl(base.substr(0, base_hash)));
+  if (ref.starts_with("//")) return b.scheme + ":" + std::string(ref);
+  const std::string origin = b.Origin();
+  if (ref.empty()) return origin + b.path + (b.query.empty() ? "" : "?" + b.query);
+  if (ref.front() == '?') return origin + b.path + std::string(ref);
+  const size_t q = ref.find('?');
+  std::string_view ref_path = ref.substr(0, q);
+  std::string_view ref_query = q == std::string_view::npos ? "" : ref.substr(q);
+  std::string merged;
+  if (ref_path.front() == '/') {
+    merged = std::string(ref_path);
+  } else {
+    const std::string base_path = b.path.empty() ? "/" : b.path;
+    merged = base_path.substr(0, base_path.rfind('/') + 1) + std::string(ref_path);
+  }
+  return origin + RemoveDotSegments(merged) + std::string(ref_query);
+}
+
+bool SameOrigin(std::string_view a, std::string_view b) {
+  auto ua = ParseUrl(a);
+  auto ub = ParseUrl(b);
+  return ua.ok() && ub.ok() && ua->Origin() == ub->Origin();
+}
+
 bool IsIpOrLocalhost(std::string_view host) {
   if (host == "localhost" || host.ends_with(".localhost")) return true;
   if (!host.empty() && host.front() == '[') return true;

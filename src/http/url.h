@@ -38,6 +38,16 @@ struct Url {
 };
 core::Result<Url> ParseUrl(std::string_view url);
 
+// Resolves a URI reference (e.g. a Location header: absolute, "//host/p", "/p", "p", "../p",
+// "?q") against the absolute http(s) URL `base`, per RFC 3986 section 5.2 (dot segments of the
+// merged path are removed; fragments are dropped). The result may name another scheme; callers
+// that will send a request check it with ParseUrl.
+core::Result<std::string> ResolveReference(std::string_view base, std::string_view reference);
+
+// True when both absolute URLs have the same scheme, host and port (default ports folded:
+// "https://h" and "https://H:443" are the same origin). False if either does not parse.
+bool SameOrigin(std::string_view a, std::string_view b);
+
 // True for IPv4/IPv6 literals and "localhost" (such endpoints cannot do virtual-hosted buckets).
 bool IsIpOrLocalhost(std::string_view host);
 

@@ -68,6 +68,52 @@ TEST(ParseUrl, RejectsBadInput) {
   EXPECT_FALSE(ParseUrl("http://u:p@h").ok());
 }
 
+TEST(ResolveReference, Rfc3986Examples) {
+  const std::string base = "http://a/b/c/d;p?q";
+  const std::pair<const char*, const char*> cases[] = {
+      {"g", "http://a/b/c/g"},
+      {"./g", "http://a/b/c/g"},
+      {"g/", "http://a/b/c/g/"},
+      {"/g", "http://a/g"},
+      {"//g", "http://g"},
+      {"?y", "http://a/b/c/d;p?y"},
+      {"g?y", "http://a/b/c/g?y"},
+      {"#s", "http://a/b/c/d;p?q"},
+      {"g;x?y#s", "http://a/b/c/g;x?y"},
+      {"", "http://a/b/c/d;p?q"},
+      {".", "http://a/b/c/"},
+      {"..", "http://a/b/"},
+      {"../g", "http://a/b/g"},
+      {"../..", "http://a/"},
+      {"../../g", "http://a/g"},
+      {"../../../g", "http://a/g"},
+      {"/./g", "http://a/g"},
+      {"/../g", "http://a/g"},
+      {"g/./h", "http://a/b/c/g/h"},
+      {"g/../h", "http://a/b/c/h"},
+      {"https://cdn.example/x?sig=1", "https://cdn.example/x?sig=1"},
+  };
+  for (const auto& [ref, want] : cases) {
+    auto got = ResolveReference(base, ref);
+    ASSERT_TRUE(got.ok()) << ref << ": " << got.status().ToString();
+    EXPECT_EQ(*got, want) << ref;
+  }
+  // A base without a path; a port that stays; another scheme passes through for the caller.
+  EXPECT_EQ(ResolveReference("http://h:8080", "x").value(), "http://h:8080/x");
+  EXPECT_EQ(ResolveReference("https://h/a/b", "/c?d=1").value(), "https://h/c?d=1");
+  EXPECT_EQ(ResolveReference("https://h/a", "file:///etc/passwd").value(), "file:///etc/passwd");
+  EXPECT_FALSE(ResolveReference("not a url", "x").ok());
+}
+
+TEST(SameOrigin, FoldsCaseAndDefaultPorts) {
+  EXPECT_TRUE(SameOrigin("https://huggingface.co/a", "https://HuggingFace.co:443/b?x"));
+  EXPECT_TRUE(SameOrigin("http://127.0.0.1:80/", "http://127.0.0.1/x"));
+  EXPECT_FALSE(SameOrigin("http://127.0.0.1:8000/", "http://127.0.0.1:8001/"));
+  EXPECT_FALSE(SameOrigin("http://h/", "https://h/"));
+  EXPECT_FALSE(SameOrigin("https://h/", "https://cdn.h/"));
+  EXPECT_FALSE(SameOrigin("https://h/", "garbage"));
+}
+
 TEST(IsIpOrLocalhost, Classifies) {
   EXPECT_TRUE(IsIpOrLocalhost("127.0.0.1"));
   EXPECT_TRUE(IsIpOrLocalhost("localhost"));

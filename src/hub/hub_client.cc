@@ -11,13 +11,18 @@
 #include <random>
 #include <thread>
 
-#include "hub/hub_http.h"
+#include "http/range_resume.h"
+#include "http/redirect.h"
+#include "http/retry_after.h"
+#include "http/url.h"
 
 namespace sdxl::hub {
 namespace fs = std::filesystem;
 namespace {
 
 constexpr int kMaxRedirects = 10;
+// Largest JSON answer (revision, tree page) kept in memory.
+constexpr size_t kMaxJsonBody = 64u << 20;
 
 // Streaming SHA-256 (LFS files) or git blob SHA-1 (small files) of a download.
 class Digest {
@@ -79,66 +84,33 @@ core::Status WriteAll(int fd, const char* p, size_t n, const fs::path& path) {
   return core::Status::Ok();
 }
 
-// Parses the start offset of "bytes <start>-<end>/<total>".
-std::optional<uint64_t> ContentRangeStart(const Headers& h) {
-  auto it = h.find("content-range");
-  if (it == h.end()) return std::nullopt;
-  auto sp = it->second.find(' ');
-  if (sp == std::string::npos) return std::nullopt;
-  try {
-    return std::stoull(it->second.substr(sp + 1));
-  } catch (...) {
-    return std::nullopt;
-  }
+http::HttpClientOptions HttpOptions(const HubConfig& c) {
+  http::HttpClientOptions o;
+  o.connect_timeout_ms = static_cast<long>(c.connect_timeout.count() * 1000);
+  o.low_speed_limit_bytes = 1024;
+  o.low_speed_time_s = static_cast<long>(c.stall_timeout.count());
+  o.user_agent = c.user_agent;
+  return o;
 }
 
 }  // namespace
 
-class HubClient::Session {
- public:
-  Session(HubClient* owner, std::unique_ptr<HubHttp> http)
-      : owner_(owner), http_(std::move(http)) {}
-  Session(Session&&) = default;
-  ~Session() {
-    if (http_) {
-      std::lock_guard<std::mutex> lock(owner_->pool_mu_);
-      owner_->pool_.push_back(std::move(http_));
-    }
-  }
-  HubHttp* operator->() { return http_.get(); }
-
- private:
-  HubClient* owner_;
-  std::unique_ptr<HubHttp> http_;
-};
-
 HubClient::HubClient(HubConfig config)
-    : config_(std::move(config)),
-      cache_(config_.cache_dir),
-      endpoint_origin_(UrlOrigin(config_.endpoint)) {}
+    : config_(std::move(config)), cache_(config_.cache_dir), http_(HttpOptions(config_)) {}
 
 HubClient::~HubClient() = default;
 
-HubClient::Session HubClient::Borrow() {
-  std::lock_guard<std::mutex> lock(pool_mu_);
-  if (!pool_.empty()) {
-    auto h = std::move(pool_.back());
-    pool_.pop_back();
-    return Session(this, std::move(h));
-  }
-  return Session(this, std::make_unique<HubHttp>(config_));
+http::Headers HubClient::RequestHeaders() const {
+  http::Headers h = {{"Accept-Encoding", "identity"}};
+  if (config_.token) h.emplace_back("Authorization", "Bearer " + *config_.token);
+  return h;
 }
 
-std::vector<std::string> HubClient::AuthHeaders() const {
-  if (!config_.token) return {};
-  return {"Authorization: Bearer " + *config_.token};
-}
-
-void HubClient::WaitBeforeRetry(int attempt, const Headers* headers) {
+void HubClient::WaitBeforeRetry(int attempt, const http::Headers* headers) {
   std::chrono::milliseconds wait = config_.initial_backoff * (1 << std::min(attempt, 10));
   wait = std::min(wait, config_.max_backoff);
   if (headers != nullptr) {
-    if (auto asked = RetryDelayFromHeaders(*headers)) {
+    if (auto asked = http::RequestedRetryDelay(*headers)) {
       auto s = std::min(*asked, config_.max_rate_limit_wait);
       wait = std::chrono::duration_cast<std::chrono::milliseconds>(s) + config_.initial_backoff / 4;
       spdlog::warn("Hugging Face Hub rate limit: waiting {} s as it asked", s.count());
@@ -151,16 +123,29 @@ void HubClient::WaitBeforeRetry(int attempt, const Headers* headers) {
       std::chrono::milliseconds(static_cast<int64_t>(wait.count() * jitter(rng))));
 }
 
-core::Result<HttpResponse> HubClient::GetJson(const std::string& url, const RequestContext& ctx) {
+core::Result<http::HttpResponse> HubClient::GetJson(const std::string& url,
+                                                    const RequestContext& ctx) {
   if (config_.offline) {
     return core::FailedPrecondition("HF_HUB_OFFLINE is set and '" + ctx.repo_id +
                                     "' is not in the cache: unset HF_HUB_OFFLINE to download it");
   }
-  auto session = Borrow();
   core::Status last;
   for (int attempt = 0;; ++attempt) {
     ++requests_;
-    auto resp = session->Get(url, AuthHeaders());
+    http::HttpRequest request;
+    request.url = url;
+    request.headers = RequestHeaders();
+    std::string body;
+    bool too_big = false;
+    http::BodySink sink = [&](std::string_view chunk) {
+      too_big = body.size() + chunk.size() > kMaxJsonBody;
+      if (!too_big) body.append(chunk);
+      return !too_big;
+    };
+    auto resp = http_.Send(request, &sink);
+    if (too_big) {
+      return core::DataLoss("answer from " + http::RedactUrl(url) + " is larger than 64 MiB");
+    }
     if (!resp.ok()) {
       last = resp.status();
       if (!last.retryable() || attempt >= config_.max_retries) return last;
@@ -168,7 +153,10 @@ core::Result<HttpResponse> HubClient::GetJson(const std::string& url, const Requ
       WaitBeforeRetry(attempt, nullptr);
       continue;
     }
-    if (resp->status >= 200 && resp->status < 300) return resp;
+    if (resp->status >= 200 && resp->status < 300) {
+      resp->body = std::move(body);
+      return resp;
+    }
     core::Status err = ErrorForResponse(resp->status, resp->headers, ctx);
     if (!IsRetryableHttpStatus(resp->status) || attempt >= config_.max_retries) return err;
     spdlog::debug("retrying {} after HTTP {}", url, resp->status);
@@ -201,14 +189,14 @@ core::Result<std::vector<RepoFile>> HubClient::ListFiles(const std::string& repo
     SDXL_ASSIGN_OR_RETURN(auto resp, GetJson(url, ctx));
     SDXL_ASSIGN_OR_RETURN(auto files, ParseTreePage(resp.body));
     for (auto& f : files) all.push_back(std::move(f));
-    auto link = resp.headers.find("link");
-    if (link == resp.headers.end()) return all;
-    auto next = ParseLinkNext(link->second);
+    auto link = resp.Header("Link");
+    if (!link) return all;
+    auto next = ParseLinkNext(*link);
     if (!next) return all;
-    std::string next_url = ResolveLocation(url, *next);
-    if (UrlOrigin(next_url) != endpoint_origin_) {
+    SDXL_ASSIGN_OR_RETURN(std::string next_url, http::ResolveReference(url, *next));
+    if (!http::SameOrigin(next_url, config_.endpoint)) {
       return core::DataLoss("the Hub's next-page link points to another host (" +
-                            UrlOrigin(next_url) + "): refusing to send the token there");
+                            http::RedactUrl(next_url) + "): refusing to send the token there");
     }
     url = next_url;
   }
@@ -287,61 +275,57 @@ core::Status HubClient::DownloadBlob(const std::string& repo_id, const std::stri
     return core::Unavailable("cannot seek in " + part.string());
   }
 
-  auto session = Borrow();
   for (int attempt = 0;; ++attempt) {
     if (offset == file.size) break;
-    std::string url = ResolveUrl(config_.endpoint, repo_id, commit, file.path);
-    bool send_auth = true;
+    http::HttpRequest request;
+    request.url = ResolveUrl(config_.endpoint, repo_id, commit, file.path);
+    request.headers = RequestHeaders();
+    if (offset > 0) request.headers.emplace_back("Range", http::RangeFrom(offset));
+    // Why the receiver stopped the transfer (Send itself then says Cancelled).
+    core::Status receiver;
+    request.on_body_start = [&](const http::HttpResponse& head) {
+      auto action = http::CheckResumeResponse(head, offset);
+      if (!action.ok()) {
+        receiver = action.status();
+        return false;
+      }
+      if (*action == http::ResumeAction::kRestart) {  // the server ignored Range: start over
+        if (::ftruncate(fd.get(), 0) != 0 || ::lseek(fd.get(), 0, SEEK_SET) < 0) {
+          receiver = core::Unavailable("cannot truncate " + part.string());
+          return false;
+        }
+        offset = 0;
+        digest = std::make_unique<Digest>(lfs, file.size);
+      }
+      return true;
+    };
+    http::BodySink sink = [&](std::string_view chunk) {
+      if (offset + chunk.size() > file.size) {
+        receiver = core::DataLoss("server sent more than the expected " +
+                                  std::to_string(file.size) + " bytes");
+        return false;
+      }
+      receiver = WriteAll(fd.get(), chunk.data(), chunk.size(), part);
+      if (!receiver.ok()) return false;
+      digest->Update(chunk.data(), chunk.size());
+      offset += chunk.size();
+      bytes_downloaded_ += chunk.size();
+      if (progress) progress(chunk.size());
+      return true;
+    };
+    ++requests_;
+    auto sent =
+        http::SendFollowingRedirects(http_, std::move(request), &sink, nullptr, kMaxRedirects);
+    if (sent.ok()) requests_ += static_cast<uint64_t>(sent->redirects);
     core::Status failure;
-    const Headers* retry_headers = nullptr;
-    HttpResponse last;
+    const http::Headers* retry_headers = nullptr;
     bool done = false;
-    for (int hop = 0; hop <= kMaxRedirects; ++hop) {
-      std::vector<std::string> headers;
-      if (send_auth) headers = AuthHeaders();
-      if (offset > 0) headers.push_back("Range: bytes=" + std::to_string(offset) + "-");
-      bool checked = false;
-      BodySink sink = [&](const HttpResponse& r, const char* data, size_t n) -> core::Status {
-        if (!checked) {
-          checked = true;
-          if (r.status == 200 && offset > 0) {
-            // The server ignored Range: start over.
-            if (::ftruncate(fd.get(), 0) != 0 || ::lseek(fd.get(), 0, SEEK_SET) < 0) {
-              return core::Unavailable("cannot truncate " + part.string());
-            }
-            offset = 0;
-            digest = std::make_unique<Digest>(lfs, file.size);
-          } else if (r.status == 206) {
-            auto start = ContentRangeStart(r.headers);
-            if (!start || *start != offset) {
-              return core::DataLoss("server answered a different range than asked for");
-            }
-          }
-        }
-        if (offset + n > file.size) {
-          return core::DataLoss("server sent more than the expected " + std::to_string(file.size) +
-                                " bytes");
-        }
-        SDXL_RETURN_IF_ERROR(WriteAll(fd.get(), data, n, part));
-        digest->Update(data, n);
-        offset += n;
-        bytes_downloaded_ += n;
-        if (progress) progress(n);
-        return core::Status::Ok();
-      };
-      ++requests_;
-      auto resp = session->Get(url, headers, &sink);
-      if (!resp.ok()) {
-        failure = resp.status();
-        break;
-      }
-      last = std::move(resp).value();
-      if (last.status >= 300 && last.status < 400 && last.headers.count("location")) {
-        url = ResolveLocation(url, last.headers["location"]);
-        // Never send the token to another host (e.g. a CDN with a signed URL).
-        if (UrlOrigin(url) != endpoint_origin_) send_auth = false;
-        continue;
-      }
+    if (!receiver.ok()) {
+      failure = receiver;
+    } else if (!sent.ok()) {
+      failure = sent.status();
+    } else {
+      const http::HttpResponse& last = sent->response;
       if (last.status == 200 || last.status == 206) {
         done = true;
       } else if (last.status == 416 && offset == file.size) {
@@ -350,14 +334,11 @@ core::Status HubClient::DownloadBlob(const std::string& repo_id, const std::stri
         failure = ErrorForResponse(last.status, last.headers, ctx);
         if (IsRetryableHttpStatus(last.status)) retry_headers = &last.headers;
       }
-      break;
     }
     if (done && offset == file.size) break;
     if (done) {
       failure = core::Unavailable("connection closed after " + std::to_string(offset) + " of " +
                                   std::to_string(file.size) + " bytes");
-    } else if (failure.ok()) {
-      failure = core::Unavailable("too many redirects downloading '" + file.path + "'");
     }
     if (!failure.retryable() || attempt >= config_.max_retries) {
       return failure.Annotate("downloading " + repo_id + "/" + file.path);

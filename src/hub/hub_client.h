@@ -13,26 +13,26 @@
 // Transient failures (network errors, stalls, 408/429/5xx) are retried with backoff; a 429 waits
 // for the time its RateLimit / Retry-After header asks for.
 //
-// Thread-safe: every method may be called from several threads at once (each borrows its own
-// HTTP session); downloads of the same blob by several threads or processes are serialised by
-// the cache's lock files.
+// Requests go through the shared http::HttpClient (pooled connections); redirects are followed by
+// http::SendFollowingRedirects, which drops the token on the first hop to another origin.
+//
+// Thread-safe: every method may be called from several threads at once (the HTTP client is
+// thread-safe); downloads of the same blob by several threads or processes are serialised by the
+// cache's lock files.
 
 #include <atomic>
 #include <filesystem>
 #include <functional>
-#include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "http/http_client.h"
 #include "hub/hf_cache.h"
 #include "hub/hub_config.h"
 #include "hub/hub_protocol.h"
 
 namespace sdxl::hub {
-
-class HubHttp;
 
 // Called with the number of new bytes that arrived (from any thread).
 using ByteProgress = std::function<void(uint64_t delta)>;
@@ -62,23 +62,18 @@ class HubClient {
   uint64_t files_from_cache() const { return files_from_cache_.load(); }
 
  private:
-  // A borrowed HTTP session, returned to the pool on destruction.
-  class Session;
-  Session Borrow();
-
   // GET with retries for small JSON answers; returns the 2xx response or a mapped error.
-  core::Result<struct HttpResponse> GetJson(const std::string& url, const RequestContext& ctx);
+  core::Result<http::HttpResponse> GetJson(const std::string& url, const RequestContext& ctx);
   // Sleeps before retry `attempt` (0-based): backoff, or what a 429 asked for.
-  void WaitBeforeRetry(int attempt, const Headers* headers);
+  void WaitBeforeRetry(int attempt, const http::Headers* headers);
   core::Status DownloadBlob(const std::string& repo_id, const std::string& commit,
                             const RepoFile& file, const ByteProgress& progress);
-  std::vector<std::string> AuthHeaders() const;
+  // Accept-Encoding: identity, and the token (Authorization) when one is configured.
+  http::Headers RequestHeaders() const;
 
   HubConfig config_;
   HfCache cache_;
-  std::string endpoint_origin_;
-  std::mutex pool_mu_;
-  std::vector<std::unique_ptr<HubHttp>> pool_;
+  http::HttpClient http_;
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> bytes_downloaded_{0};
   std::atomic<uint64_t> files_from_cache_{0};

@@ -13,7 +13,7 @@
 #include <random>
 #include <thread>
 
-#include "hub/hub_http.h"
+#include "http/http_client.h"
 
 namespace sdxl::hub {
 namespace {
@@ -62,9 +62,10 @@ class FakeHubProcess {
   const std::string& url() const { return url_; }
 
   nlohmann::json Stats() const {
-    HubConfig c;
-    HubHttp http(c);
-    auto r = http.Get(url_ + "/_stats", {});
+    http::HttpClient client;
+    http::HttpRequest request;
+    request.url = url_ + "/_stats";
+    auto r = client.Send(request);
     return r.ok() ? nlohmann::json::parse(r->body) : nlohmann::json();
   }
 
@@ -109,6 +110,13 @@ class HubClientTest : public ::testing::Test {
     static RepoFile none;
     ADD_FAILURE() << "no " << path;
     return none;
+  }
+
+  // The commit of org/tiny@main and the listing entry of its UNet weights (an LFS file).
+  static std::pair<std::string, RepoFile> ResolveAndFindWeights(HubClient& client) {
+    auto commit = client.ResolveRevision("org/tiny", "main").value();
+    auto files = client.ListFiles("org/tiny", commit).value();
+    return {commit, Find(files, "unet/diffusion_pytorch_model.safetensors")};
   }
 
   fs::path work_, repo_;
@@ -156,9 +164,7 @@ TEST_F(HubClientTest, ResolvesListsPagesDownloadsAndReusesTheCache) {
 TEST_F(HubClientTest, ResumesAPartialBlobWithRange) {
   FakeHubProcess hub(work_, {"--repo", "org/tiny=" + repo_.string()});
   auto client = MakeClient(hub.url());
-  auto commit = client.ResolveRevision("org/tiny", "main").value();
-  auto files = client.ListFiles("org/tiny", commit).value();
-  const RepoFile& w = Find(files, "unet/diffusion_pytorch_model.safetensors");
+  const auto [commit, w] = ResolveAndFindWeights(client);
   size_t half = weights_.size() / 2;
   WriteFile(client.cache().IncompletePath("org/tiny", w.etag()), weights_.substr(0, half));
   auto p = client.Download("org/tiny", commit, w);
@@ -172,9 +178,7 @@ TEST_F(HubClientTest, ResumesAPartialBlobWithRange) {
 TEST_F(HubClientTest, CorruptPartialBlobIsDetectedAndRedownloaded) {
   FakeHubProcess hub(work_, {"--repo", "org/tiny=" + repo_.string()});
   auto client = MakeClient(hub.url());
-  auto commit = client.ResolveRevision("org/tiny", "main").value();
-  auto files = client.ListFiles("org/tiny", commit).value();
-  const RepoFile& w = Find(files, "unet/diffusion_pytorch_model.safetensors");
+  const auto [commit, w] = ResolveAndFindWeights(client);
   WriteFile(client.cache().IncompletePath("org/tiny", w.etag()), std::string(1000, 'x'));
   auto p = client.Download("org/tiny", commit, w);
   ASSERT_TRUE(p.ok()) << p.status().ToString();

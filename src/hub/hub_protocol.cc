@@ -3,25 +3,10 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "http/url.h"
+
 namespace sdxl::hub {
 namespace {
-
-std::string Quote(std::string_view s, bool keep_slash) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
-        (keep_slash && c == '/')) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
 
 std::string Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -29,9 +14,8 @@ std::string Trim(std::string_view s) {
   return std::string(s);
 }
 
-std::string HeaderOr(const Headers& h, const std::string& key) {
-  auto it = h.find(key);
-  return it == h.end() ? std::string() : it->second;
+std::string HeaderOr(const http::Headers& h, std::string_view name) {
+  return http::FindHeader(h, name).value_or("");
 }
 
 bool IsHex40(std::string_view s) {
@@ -44,13 +28,12 @@ bool IsHex40(std::string_view s) {
 
 }  // namespace
 
-std::string QuoteSegment(std::string_view s) { return Quote(s, false); }
-std::string QuotePath(std::string_view s) { return Quote(s, true); }
-
 core::Status ValidateRepoId(std::string_view repo_id) {
   auto bad = [&](const std::string& why) {
-    return core::InvalidArgument("'" + std::string(repo_id) + "' is not a Hugging Face repo id (" +
-                                 why + "): use the form org/name, e.g. ByteDance/SDXL-Lightning");
+    std::string message = "'";  // built by appends: GCC 12 warns (-Wrestrict) on "x" + string&&
+    message.append(repo_id).append("' is not a Hugging Face repo id (").append(why);
+    message += "): use the form org/name, e.g. ByteDance/SDXL-Lightning";
+    return core::InvalidArgument(std::move(message));
   };
   if (repo_id.empty() || repo_id.size() > 96) return bad("1 to 96 characters");
   size_t slash = repo_id.find('/');
@@ -91,19 +74,20 @@ std::string RepoFolderName(std::string_view repo_id) {
 std::string RevisionUrl(std::string_view endpoint, std::string_view repo_id,
                         std::string_view revision) {
   return std::string(endpoint) + "/api/models/" + std::string(repo_id) + "/revision/" +
-         QuoteSegment(revision);
+         http::UriEncode(revision, /*keep_slash=*/false);
 }
 
 std::string TreeUrl(std::string_view endpoint, std::string_view repo_id,
                     std::string_view revision) {
   return std::string(endpoint) + "/api/models/" + std::string(repo_id) + "/tree/" +
-         QuoteSegment(revision) + "?recursive=true&expand=false";
+         http::UriEncode(revision, /*keep_slash=*/false) + "?recursive=true&expand=false";
 }
 
 std::string ResolveUrl(std::string_view endpoint, std::string_view repo_id,
                        std::string_view revision, std::string_view path) {
-  return std::string(endpoint) + "/" + std::string(repo_id) + "/resolve/" + QuoteSegment(revision) +
-         "/" + QuotePath(path);
+  return std::string(endpoint) + "/" + std::string(repo_id) + "/resolve/" +
+         http::UriEncode(revision, /*keep_slash=*/false) + "/" +
+         http::UriEncode(path, /*keep_slash=*/true);
 }
 
 std::string RepoPageUrl(std::string_view endpoint, std::string_view repo_id) {
@@ -139,28 +123,6 @@ std::string NormalizeEtag(std::string_view etag) {
   std::string t = Trim(e);
   if (t.size() >= 2 && t.front() == '"' && t.back() == '"') t = t.substr(1, t.size() - 2);
   return t;
-}
-
-std::optional<std::chrono::seconds> RetryDelayFromHeaders(const Headers& headers) {
-  std::string rl = HeaderOr(headers, "ratelimit");
-  if (!rl.empty()) {
-    // e.g. "api";r=0;t=55
-    size_t t = rl.find(";t=");
-    if (t != std::string::npos) {
-      try {
-        return std::chrono::seconds(std::stol(rl.substr(t + 3)));
-      } catch (...) {
-      }
-    }
-  }
-  std::string ra = Trim(HeaderOr(headers, "retry-after"));
-  if (!ra.empty() && std::isdigit(static_cast<unsigned char>(ra[0]))) {
-    try {
-      return std::chrono::seconds(std::stol(ra));
-    } catch (...) {
-    }
-  }
-  return std::nullopt;
 }
 
 bool IsRetryableHttpStatus(long s) {
@@ -206,7 +168,8 @@ core::Result<std::string> ParseRevisionCommit(std::string_view json) {
   }
 }
 
-core::Status ErrorForResponse(long status, const Headers& headers, const RequestContext& ctx) {
+core::Status ErrorForResponse(long status, const http::Headers& headers,
+                              const RequestContext& ctx) {
   std::string code = HeaderOr(headers, "x-error-code");
   std::string msg = HeaderOr(headers, "x-error-message");
   std::string page = RepoPageUrl(ctx.endpoint, ctx.repo_id);

@@ -1,23 +1,20 @@
 #pragma once
-// Pure pieces of the Hugging Face Hub wire protocol: URL building and quoting, `Link` pagination,
-// RateLimit / Retry-After parsing, ETag normalisation, tree-page parsing and the mapping of error
-// responses (status + X-Error-Code / X-Error-Message) to clear Status values.
+// Pure pieces of the Hugging Face Hub wire protocol: URL building, `Link` pagination, ETag
+// normalisation, tree-page parsing, which statuses to retry, and the mapping of error responses
+// (status + X-Error-Code / X-Error-Message) to clear Status values. Generic HTTP pieces (URL
+// encoding, redirects, Range, RateLimit / Retry-After) live in src/http.
 // Everything here is a plain function of its inputs: thread-safe, no I/O.
 
-#include <chrono>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/status.h"
+#include "http/http_client.h"
 
 namespace sdxl::hub {
-
-// Response headers, keys lower-cased (the last value wins for repeated headers).
-using Headers = std::map<std::string, std::string>;
 
 // One file of a repo tree (`GET /api/models/{repo}/tree/{rev}?recursive=true`).
 struct RepoFile {
@@ -29,11 +26,6 @@ struct RepoFile {
   const std::string& etag() const { return lfs_sha256 ? *lfs_sha256 : oid; }
 };
 
-// Percent-encodes everything but unreserved characters (`quote(s, safe='')`).
-std::string QuoteSegment(std::string_view s);
-// Like QuoteSegment but keeps '/' (`quote(path)`).
-std::string QuotePath(std::string_view s);
-
 // A repo id "org/name" or "name": 1-96 characters of [A-Za-z0-9._-] per part, no "--"/".."
 // at the edges. Returns an error that says what a valid id looks like.
 core::Status ValidateRepoId(std::string_view repo_id);
@@ -41,7 +33,8 @@ core::Status ValidateRepoId(std::string_view repo_id);
 // "models--org--name" (huggingface_hub's repo_folder_name for model repos).
 std::string RepoFolderName(std::string_view repo_id);
 
-// Endpoint URLs (models only).
+// Endpoint URLs (models only). The revision is quoted whole (`quote(rev, safe='')`), the file path
+// with its '/' kept (`quote(path)`), as huggingface_hub does.
 std::string RevisionUrl(std::string_view endpoint, std::string_view repo_id,
                         std::string_view revision);
 std::string TreeUrl(std::string_view endpoint, std::string_view repo_id, std::string_view revision);
@@ -54,10 +47,6 @@ std::optional<std::string> ParseLinkNext(std::string_view link_header);
 
 // Strips a weak prefix `W/` and surrounding quotes.
 std::string NormalizeEtag(std::string_view etag);
-
-// How long a 429/503 asks the client to wait: `RateLimit: "api";r=0;t=<secs>` first, then
-// `Retry-After: <secs>`. nullopt when neither header carries a number.
-std::optional<std::chrono::seconds> RetryDelayFromHeaders(const Headers& headers);
 
 // True for the statuses huggingface_hub retries: 408, 429, 500, 502, 503, 504.
 bool IsRetryableHttpStatus(long status);
@@ -78,6 +67,7 @@ struct RequestContext {
 };
 
 // Maps a non-2xx response to a Status with one line that says what to do.
-core::Status ErrorForResponse(long status, const Headers& headers, const RequestContext& ctx);
+// Header names are matched case-insensitively.
+core::Status ErrorForResponse(long status, const http::Headers& headers, const RequestContext& ctx);
 
 }  // namespace sdxl::hub

@@ -15,7 +15,8 @@
 #include <thread>
 
 #include "core/hash.h"
-#include "prepare/progress.h"
+#include "core/progress.h"
+#include "core/thread_pool.h"
 #include "prepare/recipe.h"
 #include "prepare/selection.h"
 #include "storage/transfer.h"
@@ -76,29 +77,21 @@ core::Result<std::string> ModelLocation(std::string_view bucket, std::string_vie
 
 namespace {
 
-// Runs fn(i) for i in [0, n) on up to `jobs` threads; returns the first error (others stop early).
+// Runs fn(i) for i in [0, n) on up to `jobs` threads; returns the first error (the indices not
+// started yet are skipped once one failed).
 core::Status ParallelFor(size_t n, int jobs, const std::function<core::Status(size_t)>& fn) {
-  std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
   std::mutex mu;
   core::Status first;
-  auto worker = [&] {
-    while (!failed.load()) {
-      size_t i = next.fetch_add(1);
-      if (i >= n) return;
-      core::Status s = fn(i);
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (first.ok()) first = s;
-        failed = true;
-      }
+  core::ParallelFor(n, static_cast<size_t>(std::max(1, jobs)), [&](size_t i) {
+    if (failed.load()) return;
+    core::Status s = fn(i);
+    if (!s.ok()) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (first.ok()) first = s;
+      failed = true;
     }
-  };
-  size_t threads = std::min<size_t>(n, static_cast<size_t>(std::max(1, jobs)));
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
+  });
   return first;
 }
 
@@ -378,7 +371,7 @@ core::Result<PrepareResult> PrepareModel(const PrepareOptions& o, hub::HubClient
   } else {
     uint64_t total = 0;
     for (const auto& f : files) total += plan.repo_files[f.origin][f.src_path].size;
-    ProgressLine bar("download", total, o.progress);
+    core::ProgressBar bar("download", total, o.progress);
     SDXL_RETURN_IF_ERROR(
         ParallelFor(files.size(), std::min(o.jobs, 8), [&](size_t i) -> core::Status {
           const auto& f = files[i];
@@ -404,31 +397,29 @@ core::Result<PrepareResult> PrepareModel(const PrepareOptions& o, hub::HubClient
         total += fs::file_size(src[i], ec);
       }
     }
-    ProgressLine bar("convert", total, o.progress && target.has_value());
+    core::ProgressBar bar("convert", total, o.progress && target.has_value());
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     SDXL_RETURN_IF_ERROR(
         ParallelFor(files.size(), static_cast<int>(cores), [&](size_t i) -> core::Status {
           const auto& f = files[i];
           fs::path staged = staging / f.dest_path;
           std::error_code ec;
+          // Small JSON files the recipe changes: read, transform, write into the staging folder.
+          auto rewrite = [&](const auto& transform) -> core::Status {
+            SDXL_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(src[i]));
+            SDXL_ASSIGN_OR_RETURN(std::string changed, transform(text));
+            SDXL_RETURN_IF_ERROR(WriteFileAtomic(staged, changed));
+            out[i] = staged;
+            return core::Status::Ok();
+          };
           switch (f.kind) {
             case SelectedFile::Kind::kConfig:
               out[i] = src[i];
               return core::Status::Ok();
-            case SelectedFile::Kind::kShardIndex: {
-              SDXL_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(src[i]));
-              SDXL_ASSIGN_OR_RETURN(std::string rewritten, RewriteShardIndex(text));
-              SDXL_RETURN_IF_ERROR(WriteFileAtomic(staged, rewritten));
-              out[i] = staged;
-              return core::Status::Ok();
-            }
-            case SelectedFile::Kind::kLightningScheduler: {
-              SDXL_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(src[i]));
-              SDXL_ASSIGN_OR_RETURN(std::string patched, PatchSchedulerForLightning(text));
-              SDXL_RETURN_IF_ERROR(WriteFileAtomic(staged, patched));
-              out[i] = staged;
-              return core::Status::Ok();
-            }
+            case SelectedFile::Kind::kShardIndex:
+              return rewrite([](std::string_view t) { return RewriteShardIndex(t); });
+            case SelectedFile::Kind::kLightningScheduler:
+              return rewrite(PatchSchedulerForLightning);
             case SelectedFile::Kind::kWeights:
               break;
           }
@@ -482,7 +473,7 @@ core::Result<PrepareResult> PrepareModel(const PrepareOptions& o, hub::HubClient
     uint64_t total = 0;
     std::error_code ec;
     for (const auto& p : out) total += fs::file_size(p, ec);
-    ProgressLine bar("hash", total, o.progress);
+    core::ProgressBar bar("hash", total, o.progress);
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     SDXL_RETURN_IF_ERROR(
         ParallelFor(files.size(), static_cast<int>(cores), [&](size_t i) -> core::Status {
@@ -560,8 +551,8 @@ core::Result<PrepareResult> PrepareModel(const PrepareOptions& o, hub::HubClient
   uint64_t upload_total = 0;
   for (size_t i : todo) upload_total += manifest.files[i].size;
   spdlog::info("uploading {} of {} files ({}) to {}", todo.size(), files.size(),
-               HumanBytes(upload_total), store->Describe());
-  ProgressLine bar("upload", upload_total, o.progress && !todo.empty());
+               core::FormatBytes(static_cast<double>(upload_total)), store->Describe());
+  core::ProgressBar bar("upload", upload_total, o.progress && !todo.empty());
   storage::TransferOptions topts;
   topts.concurrency = o.jobs;
   topts.on_progress = [&](uint64_t n) { bar.Add(n); };
