@@ -1,6 +1,9 @@
 // `sdxl-tigris generate --model DIR --prompt TEXT [...] --out PATH`: text-to-image with the SDXL
 // engine on a local diffusers folder. With --num-outputs N > 1, `--out x.png` writes x-0.png,
 // x-1.png, ... Files are written atomically (temporary file + rename).
+// The engine (LibTorch) lives in libsdxl-engine.so, loaded here after the arguments are checked
+// (sdxl/engine_loader.h); this file itself is torch-free.
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -14,6 +17,7 @@
 #include "cli/commands.h"
 #include "image/image.h"
 #include "sdxl/aspect_ratio.h"
+#include "sdxl/engine_loader.h"
 #include "sdxl/pipeline.h"
 
 namespace sdxl::cli {
@@ -91,8 +95,14 @@ int RunGenerate(const GenerateArgs& a, const CliContext& ctx) {
              : a.dtype == "bf16" ? sdxl::ComputeDtype::kBFloat16
                                  : sdxl::ComputeDtype::kAuto;
   lo.variant = a.variant;
+  auto engine = sdxl::EngineLibrary::Open(sdxl::LocateEngineLibrary(ctx.env));
+  if (!engine.ok()) return ReportStatus(engine.status());
+  if (ctx.verbose) {  // Describe() may initialize CUDA: only when asked
+    spdlog::debug("SDXL engine {} ({}) loaded in {:.3f} s", (*engine)->path().string(),
+                  (*engine)->engine().Describe(), (*engine)->load_seconds());
+  }
   const auto t0 = std::chrono::steady_clock::now();
-  auto pipe = sdxl::SdxlPipeline::Load(a.model, lo);
+  auto pipe = (*engine)->engine().LoadPipeline(a.model, lo);
   if (!pipe.ok()) return ReportStatus(pipe.status());
   const double load_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -106,11 +116,11 @@ int RunGenerate(const GenerateArgs& a, const CliContext& ctx) {
   req.prompt_weighting = a.prompt_weighting;
   req.seed = a.seed ? *a.seed : std::random_device{}() & 0xFFFF;  // like the template: 16 bits
   if (!a.aspect_ratio.empty()) {
-    const int long_side = std::max(pipe->default_width(), pipe->default_height());
+    const int long_side = std::max((*pipe)->default_width(), (*pipe)->default_height());
     auto size = sdxl::SizeForAspectRatio(a.aspect_ratio, long_side);
     if (!size.ok()) return ReportStatus(size.status());
     // Round down to what the VAE accepts (tiny models use scale factors other than 8).
-    const int m = pipe->size_multiple();
+    const int m = (*pipe)->size_multiple();
     req.width = std::max(m, size->width / m * m);
     req.height = std::max(m, size->height / m * m);
   } else {
@@ -120,14 +130,14 @@ int RunGenerate(const GenerateArgs& a, const CliContext& ctx) {
   const bool quiet = ctx.quiet;
   if (!quiet) {
     std::fprintf(stderr, "loaded %s on %s (%s) in %.1f s\n", a.model.c_str(),
-                 pipe->device_name().c_str(), pipe->dtype_name().c_str(), load_s);
+                 (*pipe)->device_name().c_str(), (*pipe)->dtype_name().c_str(), load_s);
     req.on_step = [](int step, int total) {
       std::fprintf(stderr, "\rstep %d/%d", step, total);
       if (step == total) std::fprintf(stderr, "\n");
       return true;
     };
   }
-  auto result = pipe->Generate(req);
+  auto result = (*pipe)->Generate(req);
   if (!result.ok()) return ReportStatus(result.status());
 
   const int n = static_cast<int>(result->images.size());

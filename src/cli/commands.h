@@ -13,9 +13,8 @@ void AddLsCommand(CLI::App& app, CliContext& ctx, Action* run);
 void AddCpCommand(CLI::App& app, CliContext& ctx, Action* run);
 void AddRmCommand(CLI::App& app, CliContext& ctx, Action* run);
 void AddPresignCommand(CLI::App& app, CliContext& ctx, Action* run);
-#ifdef SDXL_HAVE_GENERATE
+// generate: always present; it loads the engine library (LibTorch) when it runs.
 void AddGenerateCommand(CLI::App& app, CliContext& ctx, Action* run);  // cmd_generate.cc
-#endif
 #ifdef SDXL_HAVE_PREPARE
 void AddPrepareModelCommand(CLI::App& app, CliContext& ctx, Action* run);
 #endif

@@ -29,9 +29,7 @@ int main(int argc, char** argv) {
 
   Action run;
   AddVersionCommand(app, ctx, &run);
-#ifdef SDXL_HAVE_GENERATE
   AddGenerateCommand(app, ctx, &run);
-#endif
   AddTokenizeCommand(app, ctx, &run);
   AddMbCommand(app, ctx, &run);
   AddLsCommand(app, ctx, &run);
