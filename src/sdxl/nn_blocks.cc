@@ -45,7 +45,7 @@ TimestepEmbeddingImpl::TimestepEmbeddingImpl(int in_channels, int time_embed_dim
 }
 
 torch::Tensor TimestepEmbeddingImpl::forward(const torch::Tensor& x) {
-  return linear_2_(torch::silu(linear_1_(x)));
+  return ApplyLinear(linear_2_, SiluInPlace(ApplyLinear(linear_1_, x)));
 }
 
 ResnetBlock2DImpl::ResnetBlock2DImpl(int in, int out, int temb, int groups, double eps,
@@ -60,16 +60,17 @@ ResnetBlock2DImpl::ResnetBlock2DImpl(int in, int out, int temb, int groups, doub
 }
 
 torch::Tensor ResnetBlock2DImpl::forward(const torch::Tensor& x, const torch::Tensor& temb) {
-  auto h = conv1_(torch::silu(norm1_(x)));  // (B, out, H, W)
+  // In-place ops only touch tensors created here; a + b == b + a exactly, so h.add_(skip) is
+  // diffusers' input_tensor + hidden_states.
+  auto h = conv1_(SiluInPlace(norm1_(x)));  // (B, out, H, W), x's memory format
   if (time_emb_proj_ && temb.defined()) {
-    auto t = time_emb_proj_(torch::silu(temb));  // (B, out)
-    h = h + t.unsqueeze(-1).unsqueeze(-1);
+    auto t = ApplyLinear(time_emb_proj_, torch::silu(temb));  // (B, out)
+    h.add_(t.unsqueeze(-1).unsqueeze(-1));
   }
-  h = conv2_(torch::silu(norm2_(h)));
-  auto skip = conv_shortcut_ ? conv_shortcut_(x) : x;
-  auto out = skip + h;
-  if (output_scale_factor_ != 1.0) out = out / output_scale_factor_;
-  return out;
+  h = conv2_(SiluInPlace(norm2_(h)));
+  h.add_(conv_shortcut_ ? conv_shortcut_(x) : x);
+  if (output_scale_factor_ != 1.0) h.div_(output_scale_factor_);
+  return h;
 }
 
 AttentionImpl::AttentionImpl(const AttentionOptions& o) : o_(o) {
@@ -87,28 +88,78 @@ AttentionImpl::AttentionImpl(const AttentionOptions& o) : o_(o) {
   to_out->push_back(to_out0_);
 }
 
-torch::Tensor AttentionImpl::forward(const torch::Tensor& x_in, const torch::Tensor& context) {
+void AttentionImpl::FuseProjections() {
+  torch::NoGradGuard no_grad;
+  const bool self_attention = o_.cross_attention_dim <= 0;
+  std::vector<torch::nn::Linear> parts;
+  if (self_attention) parts.push_back(to_q_);
+  parts.push_back(to_k_);
+  parts.push_back(to_v_);
+  std::vector<torch::Tensor> w, b;
+  for (auto& l : parts) {
+    w.push_back(l->weight);
+    if (o_.bias) b.push_back(l->bias);
+  }
+  fused_weight_ = torch::cat(w, 0);  // (parts * inner, in)
+  if (o_.bias) fused_bias_ = torch::cat(b, 0);
+  // Rebind the separate parameters to views of the fused tensors: no duplicate memory, and a
+  // later load into to_q/to_k/to_v still updates the fused weight.
+  int64_t row = 0;
+  for (auto& l : parts) {
+    const int64_t n = l->weight.size(0);
+    l->weight.set_data(fused_weight_.narrow(0, row, n));
+    if (o_.bias) l->bias.set_data(fused_bias_.narrow(0, row, n));
+    row += n;
+  }
+}
+
+torch::Tensor AttentionImpl::ProjectContext(const torch::Tensor& context) {
+  if (fused_weight_.defined() && o_.cross_attention_dim > 0) {
+    return torch::linear(context, fused_weight_, fused_bias_);  // (B, S, 2*inner)
+  }
+  return torch::cat({ApplyLinear(to_k_, context), ApplyLinear(to_v_, context)}, -1);
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x_in, const torch::Tensor& context,
+                                     const torch::Tensor& context_kv) {
   auto x = x_in;
   const bool spatial = x.dim() == 4;
   int64_t B = x.size(0), C = 0, H = 0, W = 0;
   if (spatial) {
     C = x.size(1), H = x.size(2), W = x.size(3);
-    x = x.view({B, C, H * W}).transpose(1, 2);  // (B, HW, C)
+    // GroupNorm over (C/G, H, W) equals diffusers' GroupNorm over (C/G, H*W).
+    if (group_norm_) x = group_norm_(x);
+    x = x.permute({0, 2, 3, 1}).reshape({B, H * W, C});  // (B, HW, C); a view if channels-last
+  } else if (group_norm_) {
+    x = group_norm_(x.transpose(1, 2)).transpose(1, 2);
   }
-  if (group_norm_) x = group_norm_(x.transpose(1, 2)).transpose(1, 2);
-  auto q = to_q_(x);                                  // (B, L, inner)
-  const auto& ctx = context.defined() ? context : x;  // (B, S, Cc)
-  auto k = to_k_(ctx);
-  auto v = to_v_(ctx);
-  const int64_t heads = o_.heads, dh = k.size(-1) / heads;
-  q = q.view({B, -1, heads, dh}).transpose(1, 2);  // (B, h, L, dh)
-  k = k.view({B, -1, heads, dh}).transpose(1, 2);
-  v = v.view({B, -1, heads, dh}).transpose(1, 2);
+  const int64_t heads = o_.heads;
+  const int64_t inner = to_q_->weight.size(0), dh = inner / heads;
+  // (B, L, parts * inner) -> part `i` as (B, h, L, dh) (a strided view, as SDPA accepts).
+  auto head_view = [&](const torch::Tensor& t, int64_t parts, int64_t i) {
+    return t.view({B, -1, parts, heads, dh}).select(2, i).transpose(1, 2);
+  };
+  torch::Tensor q, k, v;
+  if (!context.defined() && fused_weight_.defined()) {        // self-attention, fused q|k|v
+    auto qkv = torch::linear(x, fused_weight_, fused_bias_);  // (B, L, 3*inner)
+    q = head_view(qkv, 3, 0), k = head_view(qkv, 3, 1), v = head_view(qkv, 3, 2);
+  } else {
+    q = head_view(ApplyLinear(to_q_, x), 1, 0);  // (B, h, L, dh)
+    if (context.defined()) {
+      auto kv = context_kv.defined() ? context_kv : ProjectContext(context);  // (B, S, 2*inner)
+      k = head_view(kv, 2, 0), v = head_view(kv, 2, 1);
+    } else {  // not fused (PrepareForInference not run)
+      k = head_view(ApplyLinear(to_k_, x), 1, 0), v = head_view(ApplyLinear(to_v_, x), 1, 0);
+    }
+  }
   auto a = at::scaled_dot_product_attention(q, k, v);  // (B, h, L, dh)
-  a = a.transpose(1, 2).reshape({B, -1, heads * dh}).to(q.dtype());
-  auto out = to_out0_(a);  // (B, L, query_dim)
-  if (spatial) out = out.transpose(-1, -2).reshape({B, C, H, W});
-  if (o_.residual_connection) out = out + x_in;
+  a = a.transpose(1, 2).reshape({B, -1, inner});       // (B, L, inner)
+  auto out = ApplyLinear(to_out0_, a);                 // (B, L, query_dim)
+  if (spatial) {
+    // (B, HW, C) -> (B, C, H, W) in x_in's memory format (no copy when channels-last).
+    out = out.view({B, H, W, C}).permute({0, 3, 1, 2}).contiguous(x_in.suggest_memory_format());
+  }
+  if (o_.residual_connection) out.add_(x_in);  // diffusers: hidden_states + residual
   return out;
 }
 
@@ -143,12 +194,15 @@ BasicTransformerBlockImpl::BasicTransformerBlockImpl(int dim, int heads, int dim
 }
 
 torch::Tensor BasicTransformerBlockImpl::forward(const torch::Tensor& x_in,
-                                                 const torch::Tensor& context) {
-  auto x = attn1_(norm1_(x_in)) + x_in;       // (B, L, dim)
-  x = attn2_(norm2_(x), context) + x;         // cross-attention on (B, S, Cc)
-  auto p = ff_proj_(norm3_(x)).chunk(2, -1);  // 2 x (B, L, 4dim)
-  x = ff_out_(p[0] * torch::gelu(p[1])) + x;  // GEGLU, exact erf GELU
-  return x;
+                                                 const torch::Tensor& context,
+                                                 const torch::Tensor& context_kv) {
+  // Residual adds in place on the freshly computed branch (a + b == b + a exactly).
+  auto x = attn1_(norm1_(x_in)).add_(x_in);            // (B, L, dim)
+  x = attn2_(norm2_(x), context, context_kv).add_(x);  // cross-attention on (B, S, Cc)
+  auto p = ApplyLinear(ff_proj_, norm3_(x));           // (B, L, 8dim)
+  const int64_t d4 = p.size(-1) / 2;
+  auto g = torch::gelu(p.narrow(-1, d4, d4)).mul_(p.narrow(-1, 0, d4));  // GEGLU, exact erf
+  return ApplyLinear(ff_out_, g).add_(x);
 }
 
 Transformer2DImpl::Transformer2DImpl(int heads, int dim_head, int in_channels, int num_layers,
@@ -173,30 +227,44 @@ Transformer2DImpl::Transformer2DImpl(int heads, int dim_head, int in_channels, i
   }
 }
 
-torch::Tensor Transformer2DImpl::forward(const torch::Tensor& x, const torch::Tensor& context) {
+std::vector<torch::Tensor> Transformer2DImpl::ProjectContext(const torch::Tensor& context) {
+  std::vector<torch::Tensor> kv;
+  for (const auto& blk : *blocks_) {
+    kv.push_back(blk->as<BasicTransformerBlock>()->ProjectContext(context));
+  }
+  return kv;
+}
+
+torch::Tensor Transformer2DImpl::forward(const torch::Tensor& x, const torch::Tensor& context,
+                                         c10::ArrayRef<torch::Tensor> context_kv) {
   const int64_t B = x.size(0), H = x.size(2), W = x.size(3);
+  const auto format = x.suggest_memory_format();
   auto h = norm_(x);
   int64_t inner = 0;
+  // (B, C, H, W) <-> (B, HW, C): views when channels-last; copies (as diffusers) otherwise.
   if (linear_) {
     inner = h.size(1);
     h = h.permute({0, 2, 3, 1}).reshape({B, H * W, inner});  // (B, HW, C)
-    h = proj_in_lin_(h);
+    h = ApplyLinear(proj_in_lin_, h);
   } else {
     h = proj_in_conv_(h);
     inner = h.size(1);
     h = h.permute({0, 2, 3, 1}).reshape({B, H * W, inner});
   }
+  size_t i = 0;
   for (const auto& blk : *blocks_) {
-    h = blk->as<BasicTransformerBlock>()->forward(h, context);
+    const torch::Tensor kv = i < context_kv.size() ? context_kv[i] : torch::Tensor();
+    h = blk->as<BasicTransformerBlock>()->forward(h, context, kv);
+    ++i;
   }
   if (linear_) {
-    h = proj_out_lin_(h);
-    h = h.reshape({B, H, W, inner}).permute({0, 3, 1, 2}).contiguous();  // (B, C, H, W)
+    h = ApplyLinear(proj_out_lin_, h);
+    h = h.reshape({B, H, W, inner}).permute({0, 3, 1, 2}).contiguous(format);  // (B, C, H, W)
   } else {
-    h = h.reshape({B, H, W, inner}).permute({0, 3, 1, 2}).contiguous();
+    h = h.reshape({B, H, W, inner}).permute({0, 3, 1, 2}).contiguous(format);
     h = proj_out_conv_(h);
   }
-  return h + x;
+  return h.add_(x);  // diffusers: hidden_states + residual
 }
 
 Downsample2DImpl::Downsample2DImpl(int channels, int padding) {
@@ -224,6 +292,16 @@ torch::Tensor Upsample2DImpl::forward(const torch::Tensor& x_in,
   x = F::interpolate(x, opts);
   if (dtype == torch::kBFloat16) x = x.to(dtype);
   return conv_(x);
+}
+
+void PrepareForInference(torch::nn::Module& root, bool channels_last) {
+  torch::NoGradGuard no_grad;
+  for (const auto& m : root.modules(/*include_self=*/true)) {
+    if (auto attn = std::dynamic_pointer_cast<AttentionImpl>(m)) attn->FuseProjections();
+    if (auto conv = std::dynamic_pointer_cast<torch::nn::Conv2dImpl>(m); conv && channels_last) {
+      conv->weight.set_data(conv->weight.contiguous(at::MemoryFormat::ChannelsLast));
+    }
+  }
 }
 
 }  // namespace sdxl::sdxl

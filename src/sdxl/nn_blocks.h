@@ -5,6 +5,14 @@
 // BasicTransformerBlock, Transformer2DModel, Upsample2D, Downsample2D, TimestepEmbedding) so that
 // `named_parameters()` yields exactly the diffusers state-dict keys and loading is a lookup plus a
 // shape check. Numerics follow diffusers (eps values, exact-erf GELU, SDPA attention).
+//
+// Inference speed-ups that keep diffusers' math (up to float reassociation), set up once after
+// loading by PrepareForInference: attention projections fused into one GEMM (self-attention
+// q|k|v, cross-attention k|v; the separate parameters become views of the fused weight, so the
+// state dict is unchanged), optional channels-last convolution weights (oneDNN's NHWC kernels are
+// faster on CPU; every block keeps its input's memory format), cross-attention keys/values
+// computable once per prompt (ProjectContext) and reused on every denoising step, fused-bias
+// `at::linear`, in-place activations and residual adds on freshly computed tensors.
 // Modules are not thread-safe; one forward at a time per instance. Torch must be included first.
 
 #include <array>
@@ -63,13 +71,23 @@ struct AttentionOptions {
 class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(const AttentionOptions& o);
-  // x: (B, L, C) or (B, C, H, W); context: (B, S, Cc) or undefined (self-attention).
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context = {});
+  // x: (B, L, C) or (B, C, H, W) (any memory format; the output has x's); context: (B, S, Cc)
+  // or undefined (self-attention); context_kv: ProjectContext(context) computed beforehand, or
+  // undefined to compute it here.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context = {},
+                        const torch::Tensor& context_kv = {});
+  // Cross-attention keys and values of `context` in one tensor: (B, S, Cc) -> (B, S, 2*inner).
+  torch::Tensor ProjectContext(const torch::Tensor& context);
+  // Concatenates to_q|to_k|to_v (self-attention) or to_k|to_v (cross-attention) into one weight
+  // and rebinds the separate parameters to views of it. Call once, after loading the weights.
+  void FuseProjections();
 
  private:
   AttentionOptions o_;
   torch::nn::GroupNorm group_norm_{nullptr};
   torch::nn::Linear to_q_{nullptr}, to_k_{nullptr}, to_v_{nullptr}, to_out0_{nullptr};
+  // Fused projections (undefined until FuseProjections): self: q|k|v, cross: k|v.
+  torch::Tensor fused_weight_, fused_bias_;
 };
 TORCH_MODULE(Attention);
 
@@ -77,8 +95,13 @@ TORCH_MODULE(Attention);
 class BasicTransformerBlockImpl : public torch::nn::Module {
  public:
   BasicTransformerBlockImpl(int dim, int heads, int dim_head, int cross_attention_dim);
-  // x: (B, L, dim), context: (B, S, cross_attention_dim) -> (B, L, dim)
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context);
+  // x: (B, L, dim), context: (B, S, cross_attention_dim) -> (B, L, dim); context_kv: optional
+  // ProjectContext(context).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context,
+                        const torch::Tensor& context_kv = {});
+  torch::Tensor ProjectContext(const torch::Tensor& context) {
+    return attn2_->ProjectContext(context);
+  }
 
  private:
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr}, norm3_{nullptr};
@@ -92,8 +115,12 @@ class Transformer2DImpl : public torch::nn::Module {
  public:
   Transformer2DImpl(int heads, int dim_head, int in_channels, int num_layers,
                     int cross_attention_dim, int norm_num_groups, bool use_linear_projection);
-  // x: (B, C, H, W), context: (B, S, Cc) -> (B, C, H, W)
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context);
+  // x: (B, C, H, W) (any memory format; the output has x's), context: (B, S, Cc)
+  // -> (B, C, H, W). context_kv: ProjectContext(context) computed beforehand, or empty.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context,
+                        c10::ArrayRef<torch::Tensor> context_kv = {});
+  // Cross-attention keys/values of every transformer block for `context` (one per block).
+  std::vector<torch::Tensor> ProjectContext(const torch::Tensor& context);
 
  private:
   bool linear_;
@@ -129,5 +156,22 @@ TORCH_MODULE(Upsample2D);
 
 // Conv2d with bias and symmetric padding (kernel k, stride s, padding p).
 torch::nn::Conv2d MakeConv(int in, int out, int k, int stride = 1, int padding = -1);
+
+// y = x W^T + b through at::linear (bias fused into the GEMM, like torch.nn.functional.linear;
+// the C++ frontend's Linear::forward runs a separate matmul and add).
+inline torch::Tensor ApplyLinear(const torch::nn::Linear& l, const torch::Tensor& x) {
+  return torch::linear(x, l->weight, l->bias);
+}
+
+// SiLU in place on a tensor the caller owns (a temporary); returns it.
+inline torch::Tensor SiluInPlace(torch::Tensor t) {
+  torch::silu_(t);
+  return t;
+}
+
+// One-time preparation of a loaded model for inference: fuses the projections of every
+// Attention below `root` and, when `channels_last`, stores every 4-D convolution weight in
+// channels-last (NHWC) memory format. Weights keep their values, names and shapes.
+void PrepareForInference(torch::nn::Module& root, bool channels_last);
 
 }  // namespace sdxl::sdxl

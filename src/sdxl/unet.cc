@@ -38,6 +38,7 @@ UNet2DConditionImpl::UNet2DConditionImpl(const UNetConfig& c) : config_(c) {
                         c.cross_attention_dim[i], c.norm_num_groups, c.use_linear_projection);
         attentions->push_back(t);
         level.attentions.push_back(t);
+        transformers_.push_back(t);
       }
     }
     if (!final_block) {
@@ -66,6 +67,7 @@ UNet2DConditionImpl::UNet2DConditionImpl(const UNetConfig& c) : config_(c) {
     resnets->push_back(mid_resnet0_);
     resnets->push_back(mid_resnet1_);
     attentions->push_back(mid_attention_);
+    transformers_.push_back(mid_attention_);
   }
 
   // Up blocks (reversed lists).
@@ -101,6 +103,7 @@ UNet2DConditionImpl::UNet2DConditionImpl(const UNetConfig& c) : config_(c) {
                         c.use_linear_projection);
         attentions->push_back(t);
         level.attentions.push_back(t);
+        transformers_.push_back(t);
       }
     }
     if (!final_block) {
@@ -118,9 +121,22 @@ UNet2DConditionImpl::UNet2DConditionImpl(const UNetConfig& c) : config_(c) {
   conv_out_ = register_module("conv_out", MakeConv(boc[0], c.out_channels, c.conv_out_kernel));
 }
 
+void UNet2DConditionImpl::PrepareForInference(bool channels_last) {
+  ::sdxl::sdxl::PrepareForInference(*this, channels_last);
+  channels_last_ = channels_last;
+}
+
+UNetContext UNet2DConditionImpl::ProjectContext(const torch::Tensor& encoder_hidden_states) {
+  UNetContext ctx;
+  for (auto& t : transformers_)
+    ctx.per_transformer.push_back(t->ProjectContext(encoder_hidden_states));
+  return ctx;
+}
+
 torch::Tensor UNet2DConditionImpl::forward(const UNetInputs& in) {
   const auto& c = config_;
-  const auto& sample = in.sample;
+  const auto sample =
+      channels_last_ ? in.sample.contiguous(at::MemoryFormat::ChannelsLast) : in.sample;
   const int64_t B = sample.size(0);
   // Upsample to the skip's size when h or w is not a multiple of 2^num_upsamplers.
   const int64_t factor = int64_t{1} << (c.block_out_channels.size() - 1);
@@ -142,13 +158,22 @@ torch::Tensor UNet2DConditionImpl::forward(const UNetInputs& in) {
     emb = emb + add_embedding_(add_embeds);
   }
   const auto& ctx = in.encoder_hidden_states;
+  if (in.context && in.context->per_transformer.size() != transformers_.size()) {
+    throw std::invalid_argument("UNetInputs::context was not made by this UNet's ProjectContext");
+  }
+  size_t next_transformer = 0;  // transformers_ index: the blocks below run in the same order
+  auto attend = [&](Transformer2D& t, const torch::Tensor& x) {
+    const size_t i = next_transformer++;
+    if (!in.context) return t(x, ctx);
+    return t(x, ctx, in.context->per_transformer[i]);
+  };
 
   auto x = conv_in_(sample);  // (B, boc0, h, w)
   std::vector<torch::Tensor> skips{x};
   for (auto& level : down_) {
     for (size_t j = 0; j < level.resnets.size(); ++j) {
       x = level.resnets[j](x, emb);
-      if (!level.attentions.empty()) x = level.attentions[j](x, ctx);
+      if (!level.attentions.empty()) x = attend(level.attentions[j], x);
       skips.push_back(x);
     }
     if (level.downsampler) {
@@ -158,7 +183,7 @@ torch::Tensor UNet2DConditionImpl::forward(const UNetInputs& in) {
   }
   if (mid_resnet0_) {
     x = mid_resnet0_(x, emb);
-    x = mid_attention_(x, ctx);
+    x = attend(mid_attention_, x);
     x = mid_resnet1_(x, emb);
   }
   for (size_t i = 0; i < up_.size(); ++i) {
@@ -168,7 +193,7 @@ torch::Tensor UNet2DConditionImpl::forward(const UNetInputs& in) {
       skips.pop_back();
       x = torch::cat({x, skip}, 1);
       x = level.resnets[j](x, emb);
-      if (!level.attentions.empty()) x = level.attentions[j](x, ctx);
+      if (!level.attentions.empty()) x = attend(level.attentions[j], x);
     }
     if (level.upsampler) {
       std::optional<std::array<int64_t, 2>> size;
@@ -178,8 +203,8 @@ torch::Tensor UNet2DConditionImpl::forward(const UNetInputs& in) {
       x = level.upsampler(x, size);
     }
   }
-  x = conv_out_(torch::silu(conv_norm_out_(x)));  // (B, out_channels, h, w)
-  return x;
+  x = conv_out_(SiluInPlace(conv_norm_out_(x)));  // (B, out_channels, h, w)
+  return x.contiguous();
 }
 
 core::Result<UNet2DCondition> LoadUNet(const std::filesystem::path& dir,
@@ -194,6 +219,7 @@ core::Result<UNet2DCondition> LoadUNet(const std::filesystem::path& dir,
     lo.device = options.device;
     SDXL_ASSIGN_OR_RETURN(auto report, LoadModuleWeights(*unet, files, lo));
     (void)report;
+    unet->PrepareForInference(options.channels_last_on_cpu && options.device.is_cpu());
     return unet;
   } catch (const std::exception& e) {
     return core::Internal("building the UNet from " + dir.string() + " failed: " + e.what());

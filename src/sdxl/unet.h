@@ -6,6 +6,8 @@
 // (pooled text embedding + micro-conditioning time ids), linear or conv transformer projections.
 // Submodules carry diffusers' state-dict names (`down_blocks.1.attentions.0.transformer_blocks.0.
 // attn2.to_k.weight`, ...), so LoadModuleWeights loads a checkpoint by name with shape checks.
+// LoadUNet prepares the model for inference (nn_blocks.h: fused attention projections, and
+// channels-last convolutions on CPU); forward accepts and returns NCHW tensors either way.
 // Not thread-safe: one forward at a time per instance.
 
 #include <filesystem>
@@ -17,12 +19,21 @@
 
 namespace sdxl::sdxl {
 
+// Cross-attention keys/values of every transformer block for one encoder_hidden_states, in the
+// UNet's block order (UNet2DConditionImpl::ProjectContext). The text embeddings are the same on
+// every denoising step, so a pipeline computes this once per generation and passes it each step.
+struct UNetContext {
+  std::vector<std::vector<torch::Tensor>> per_transformer;  // [transformer][block]: (B, S, 2*inner)
+};
+
 struct UNetInputs {
   torch::Tensor sample;                 // (B, in_channels, h, w) latents (model dtype)
   torch::Tensor timestep;               // 0-dim or (B) float32 timesteps
   torch::Tensor encoder_hidden_states;  // (B, S, cross_attention_dim)
   torch::Tensor text_embeds;            // (B, projection_dim): pooled text embedding (text_time)
   torch::Tensor time_ids;               // (B, 6): orig h, w, crop top, left, target h, w
+  // Optional ProjectContext(encoder_hidden_states) (not owned; must outlive the call).
+  const UNetContext* context = nullptr;
 };
 
 class UNet2DConditionImpl : public torch::nn::Module {
@@ -30,6 +41,11 @@ class UNet2DConditionImpl : public torch::nn::Module {
   explicit UNet2DConditionImpl(const UNetConfig& config);
   // Returns the noise (or v / x0) prediction: (B, out_channels, h, w) in the sample's dtype.
   torch::Tensor forward(const UNetInputs& in);
+  // encoder_hidden_states (B, S, Cc) -> the keys/values every cross-attention derives from it.
+  UNetContext ProjectContext(const torch::Tensor& encoder_hidden_states);
+  // Once, after loading: fuse attention projections; with `channels_last`, run the convolutions
+  // in channels-last memory format (faster on CPU).
+  void PrepareForInference(bool channels_last);
   const UNetConfig& config() const { return config_; }
 
  private:
@@ -46,6 +62,8 @@ class UNet2DConditionImpl : public torch::nn::Module {
   ResnetBlock2D mid_resnet0_{nullptr}, mid_resnet1_{nullptr};
   Transformer2D mid_attention_{nullptr};
   torch::nn::GroupNorm conv_norm_out_{nullptr};
+  std::vector<Transformer2D> transformers_;  // every Transformer2D in forward order
+  bool channels_last_ = false;
 };
 TORCH_MODULE(UNet2DCondition);
 
@@ -53,6 +71,9 @@ struct ModelLoadOptions {
   torch::Dtype dtype = torch::kFloat32;
   torch::Device device = torch::kCPU;
   std::string variant;  // "fp16": diffusion_pytorch_model.fp16.safetensors
+  // Run convolutions in channels-last memory format when the device is the CPU (oneDNN's NHWC
+  // kernels are faster; results equal NCHW up to float reassociation).
+  bool channels_last_on_cpu = true;
 };
 
 // Reads <dir>/config.json, builds the UNet and loads its safetensors weights (eval, no grad).

@@ -67,7 +67,13 @@ VaeDecoderImpl::VaeDecoderImpl(const VaeConfig& c) : config_(c) {
   conv_out_ = dec->register_module("conv_out", MakeConv(boc[0], c.out_channels, 3));
 }
 
-torch::Tensor VaeDecoderImpl::forward(const torch::Tensor& z_in) {
+void VaeDecoderImpl::PrepareForInference(bool channels_last) {
+  ::sdxl::sdxl::PrepareForInference(*this, channels_last);
+  channels_last_ = channels_last;
+}
+
+torch::Tensor VaeDecoderImpl::forward(const torch::Tensor& z_nchw) {
+  const auto z_in = channels_last_ ? z_nchw.contiguous(at::MemoryFormat::ChannelsLast) : z_nchw;
   auto z = post_quant_conv_ ? post_quant_conv_(z_in) : z_in;  // (B, C, h, w)
   auto x = conv_in_(z);                                       // (B, boc[-1], h, w)
   x = mid_resnet0_(x, torch::Tensor());
@@ -77,7 +83,7 @@ torch::Tensor VaeDecoderImpl::forward(const torch::Tensor& z_in) {
     for (auto& r : up_resnets_[i]) x = r(x, torch::Tensor());
     if (upsamplers_[i]) x = upsamplers_[i](x);  // x2 spatially
   }
-  return conv_out_(torch::silu(conv_norm_out_(x)));  // (B, out, H, W)
+  return conv_out_(SiluInPlace(conv_norm_out_(x))).contiguous();  // (B, out, H, W)
 }
 
 torch::Tensor Vae::Decode(const torch::Tensor& latents) {
@@ -161,6 +167,7 @@ core::Result<Vae> LoadVae(const std::filesystem::path& dir, const ModelLoadOptio
     lo.device = options.device;
     SDXL_ASSIGN_OR_RETURN(auto report, LoadModuleState(*vae.decoder, state, lo));
     (void)report;
+    vae.decoder->PrepareForInference(options.channels_last_on_cpu && options.device.is_cpu());
     return vae;
   } catch (const std::exception& e) {
     return core::Internal("building the VAE from " + dir.string() + " failed: " + e.what());

@@ -6,6 +6,8 @@
 // Encoder weights in the file are ignored (txt2img only decodes). `Decode` applies the config's
 // latent scaling (scaling_factor, shift_factor, latents_mean/std) like the SDXL pipeline, and
 // runs in float32 when the config says force_upcast (the stock SDXL VAE overflows in fp16).
+// LoadVae prepares the decoder for inference (fused attention projections; channels-last
+// convolutions on CPU, see nn_blocks.h); inputs and outputs are NCHW either way.
 // Not thread-safe: one forward at a time per instance.
 
 #include <filesystem>
@@ -23,6 +25,8 @@ class VaeDecoderImpl : public torch::nn::Module {
   explicit VaeDecoderImpl(const VaeConfig& config);
   // z: (B, latent_channels, h, w) already unscaled -> (B, out_channels, h*f, w*f) in ~[-1, 1].
   torch::Tensor forward(const torch::Tensor& z);
+  // Once, after loading (see UNet2DConditionImpl::PrepareForInference).
+  void PrepareForInference(bool channels_last);
   const VaeConfig& config() const { return config_; }
 
  private:
@@ -33,6 +37,7 @@ class VaeDecoderImpl : public torch::nn::Module {
   std::vector<std::vector<ResnetBlock2D>> up_resnets_;
   std::vector<Upsample2D> upsamplers_;  // null entry for the last level
   torch::nn::GroupNorm conv_norm_out_{nullptr};
+  bool channels_last_ = false;
 };
 TORCH_MODULE(VaeDecoder);
 
