@@ -31,6 +31,14 @@ def client():
     return _client
 
 
+def _fresh_client_in_worker():
+    # A forked worker inherits the parent's client and its pooled keep-alive sockets; two
+    # processes reading one socket interleave responses (truncated files, long stalls). Each
+    # worker builds its own client, as the template's workers do.
+    global _client
+    _client = None
+
+
 def _download(job):
     bucket, key, dest = job
     Path(dest).parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +77,7 @@ def main() -> int:
         jobs = [(str(p), args.bucket, f"{args.prefix.rstrip('/')}/{p.relative_to(src).as_posix()}")
                 for p in sorted(src.rglob("*")) if p.is_file()]
         fn = _upload
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+    with ProcessPoolExecutor(max_workers=args.jobs, initializer=_fresh_client_in_worker) as pool:
         for _ in pool.map(fn, jobs):
             pass
     return 0

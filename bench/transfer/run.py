@@ -133,7 +133,19 @@ class TreeSampler(threading.Thread):
 GNU_TIME = "/usr/bin/time"  # Debian package `time`
 
 
-def measure(cmd: list[str], env: dict, nbytes: int, cwd: str | None = None) -> dict:
+def process_cpu_s(pid: int | None) -> float | None:
+    """user+sys CPU seconds a live process has used so far (from /proc/PID/stat)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(cmd: list[str], env: dict, nbytes: int, cwd: str | None = None,
+            server_pid: int | None = None) -> dict:
     """Runs cmd; wall time, CPU and peak RSS of it and the processes it reaped.
 
     The command runs under GNU time, whose rusage for its child is clean: a child forked
@@ -141,6 +153,7 @@ def measure(cmd: list[str], env: dict, nbytes: int, cwd: str | None = None) -> d
     the pre-exec high-water mark in ru_maxrss).
     """
     load_before = loadavg()
+    server_before = process_cpu_s(server_pid)
     rusage_file = tempfile.NamedTemporaryFile(prefix="bench-rusage-", delete=False)
     rusage_file.close()
     timed = [GNU_TIME, "-f", "%U %S %M", "-o", rusage_file.name, *cmd]
@@ -154,6 +167,7 @@ def measure(cmd: list[str], env: dict, nbytes: int, cwd: str | None = None) -> d
     reader.start()
     _, status, _ru = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
+    server_after = process_cpu_s(server_pid)
     proc.returncode = os.waitstatus_to_exitcode(status)
     tree_peak = sampler.stop()
     reader.join(timeout=5)
@@ -164,7 +178,11 @@ def measure(cmd: list[str], env: dict, nbytes: int, cwd: str | None = None) -> d
     os.unlink(rusage_file.name)
     user, system = float(user), float(system)
     cpu = user + system
-    return {"wall_s": wall, "mib_s": nbytes / MiB / wall, "cpu_s": cpu,
+    server_cpu = (server_after - server_before
+                  if server_before is not None and server_after is not None else None)
+    return {"server_cpu_s": server_cpu,
+            "server_cpu_s_per_gib": server_cpu / (nbytes / GiB) if server_cpu is not None else None,
+            "wall_s": wall, "mib_s": nbytes / MiB / wall, "cpu_s": cpu,
             "cpu_s_per_gib": cpu / (nbytes / GiB), "user_s": user, "sys_s": system,
             "peak_rss_mib": int(maxrss_kib) / 1024, "tree_peak_rss_mib": tree_peak / MiB,
             "load_before": load_before, "load_after": loadavg()}
@@ -402,7 +420,7 @@ def main() -> int:
                             dest.mkdir(parents=True)
                             cmd = download_cmd(tool)
                         try:
-                            m = measure(cmd, env, nbytes)
+                            m = measure(cmd, env, nbytes, server_pid=server.pid)
                             if tool != "curl-ceiling":
                                 verify_tree(dest, files, full=(run == 0 and not args.no_verify),
                                             src=src)
@@ -424,7 +442,7 @@ def main() -> int:
                             cmd = upload_cmd(tool, target)
                         marker.unlink()
                         try:
-                            m = measure(cmd, env, nbytes)
+                            m = measure(cmd, env, nbytes, server_pid=server.pid)
                             if tool != "curl-ceiling":
                                 verify_bucket(server, target, files)
                         except RuntimeError as e:
@@ -476,6 +494,9 @@ def summarize(results: dict) -> dict:
             med = {k: statistics.median(r[k] for r in runs)
                    for k in ("wall_s", "mib_s", "cpu_s_per_gib", "peak_rss_mib",
                              "tree_peak_rss_mib")}
+            server = [r["server_cpu_s_per_gib"] for r in runs
+                      if r.get("server_cpu_s_per_gib") is not None]
+            med["server_cpu_s_per_gib"] = statistics.median(server) if server else None
             med["load_max"] = max(max(r["load_before"][0], r["load_after"][0]) for r in runs)
             med["n"] = len(runs)
             summary.setdefault(direction, {})[tool] = med
@@ -500,13 +521,15 @@ def render(summary: dict, meta: dict) -> str:
              "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()), ""]
     for direction, per_tool in summary.items():
         lines += [f"## {direction}", "",
-                  "| tool | runs | wall s | MiB/s | CPU s/GiB | peak RSS MiB (largest proc) | "
-                  "tree RSS MiB | wall ÷ s5cmd | CPU ÷ s5cmd | max load |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| tool | runs | wall s | MiB/s | CPU s/GiB | server CPU s/GiB | "
+                  "peak RSS MiB (largest proc) | tree RSS MiB | wall ÷ s5cmd | CPU ÷ s5cmd | "
+                  "max load |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for tool, s in per_tool.items():
             ratio = lambda v: f"{v:.2f}" if v is not None else "–"  # noqa: E731
             lines.append(f"| {tool} | {s['n']} | {s['wall_s']:.2f} | {s['mib_s']:.0f} | "
-                         f"{s['cpu_s_per_gib']:.2f} | {s['peak_rss_mib']:.0f} | "
+                         f"{s['cpu_s_per_gib']:.2f} | {ratio(s.get('server_cpu_s_per_gib'))} | "
+                         f"{s['peak_rss_mib']:.0f} | "
                          f"{s['tree_peak_rss_mib']:.0f} | {ratio(s['wall_vs_s5cmd'])} | "
                          f"{ratio(s['cpu_vs_s5cmd'])} | {s['load_max']:.2f} |")
         lines.append("")

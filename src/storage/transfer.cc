@@ -22,6 +22,7 @@ namespace {
 
 constexpr std::uint64_t kMinPart = 5 * kMiB;
 constexpr std::uint64_t kMaxParts = 10000;
+constexpr std::uint64_t kProgressBatch = 4 * kMiB;  // bytes a download worker counts before reporting
 
 core::Status ErrnoStatus(const std::string& what, int err) {
   const std::string msg = what + ": " + std::strerror(err);
@@ -211,11 +212,18 @@ core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectIn
     RangeWriter& writer = *writers[worker];
     writer.Begin(*item.file, range.offset);
     core::Status write_error;
+    // Progress is reported in batches: one shared atomic per network read from 16 threads
+    // showed up as 8% of the client's CPU (cache-line ping-pong).
+    std::uint64_t unreported = 0;
     ChunkSink sink = [&](std::string_view chunk) {
       if (run.user_cancelled()) return false;
       write_error = writer.Write(chunk);
       if (!write_error.ok()) return false;
-      run.Progress(chunk.size());
+      unreported += chunk.size();
+      if (unreported >= kProgressBatch) {
+        run.Progress(unreported);
+        unreported = 0;
+      }
       return true;
     };
     ReadOptions ro;
@@ -227,6 +235,7 @@ core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectIn
                           : store.GetRange(item.info.key, range.offset, range.length, sink, ro);
     const bool complete =
         st.ok() && write_error.ok() && writer.position() == range.offset + range.length;
+    if (unreported != 0) run.Progress(unreported);
     core::Status end = writer.End(complete);
     if (!write_error.ok()) return run.Fail(write_error);
     if (!st.ok()) return run.Fail(st);
