@@ -4,7 +4,12 @@
 #include <strings.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstring>
+
+#include "http/curl_status.h"
+#include "http/raw_connection.h"
+#include "http/url.h"
 
 namespace sdxl::http {
 namespace {
@@ -104,31 +109,6 @@ int ProgressCallback(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t)
   return (t->cancel != nullptr && t->cancel->load(std::memory_order_relaxed)) ? 1 : 0;
 }
 
-core::Status TransportError(CURLcode rc, const char* errbuf, const std::string& url) {
-  std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
-  const std::string what = "request to " + url + " failed: " + detail;
-  switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-      return core::DeadlineExceeded(what + " (connection stalled; check the network)");
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-      return core::Unavailable(what + " (check the endpoint URL and DNS)");
-    case CURLE_COULDNT_CONNECT:
-      return core::Unavailable(what + " (is the endpoint URL right and the server up?)");
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-      return core::InvalidArgument(what);
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM:
-      return core::Status(core::Code::kUnavailable,
-                          what + " (TLS certificate problem; check the endpoint URL)", false);
-    default:
-      // Resets, truncated bodies, send/recv errors, empty replies: all transient.
-      return core::Unavailable(what);
-  }
-}
-
 }  // namespace
 
 std::optional<std::string> FindHeader(const Headers& headers, std::string_view name) {
@@ -168,6 +148,7 @@ struct HttpClient::Share {
 // keep-alive connection.
 struct HttpClient::Handle {
   CURL* easy = nullptr;
+  std::unique_ptr<RawConnection> raw;  // direct-receive GETs; opened on first use
   Handle() : easy(curl_easy_init()) {}
   ~Handle() {
     if (easy != nullptr) curl_easy_cleanup(easy);
@@ -179,6 +160,15 @@ struct HttpClient::Handle {
 HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options)) {
   EnsureCurlGlobal();
   share_ = std::make_unique<Share>();
+  // With a proxy configured libcurl talks to the proxy; the direct path speaks to the origin
+  // only, so it stands aside.
+  bool proxy = false;
+  for (const char* name :
+       {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
+    const char* v = std::getenv(name);
+    proxy = proxy || (v != nullptr && v[0] != '\0');
+  }
+  direct_allowed_ = options_.direct_receive && !options_.verbose && !proxy;
 }
 
 HttpClient::~HttpClient() {
@@ -206,6 +196,19 @@ void HttpClient::Release(std::unique_ptr<Handle> handle) {
 core::Result<HttpResponse> HttpClient::Send(const HttpRequest& request, const BodySink* sink,
                                             const std::atomic<bool>* cancel) {
   if (cancel != nullptr && cancel->load()) return core::Cancelled("cancelled");
+  if (request.direct_body != nullptr && sink != nullptr && direct_allowed_ && !request.head &&
+      request.method == "GET" && request.body.empty()) {
+    if (auto url = ParseUrl(request.url); url.ok()) {
+      auto handle = Acquire();
+      if (!handle->raw) handle->raw = std::make_unique<RawConnection>(options_, share_->share);
+      HttpResponse response;
+      auto outcome = handle->raw->Get(request, *url, *request.direct_body, cancel, &response);
+      Release(std::move(handle));
+      if (!outcome.ok()) return outcome.status();
+      if (*outcome == RawConnection::Outcome::kDone) return response;
+      // kUnsupported (e.g. a chunked body): nothing was delivered; libcurl does it below.
+    }
+  }
   auto handle = Acquire();
   if (handle->easy == nullptr) return core::Internal("curl_easy_init failed (out of memory?)");
   CURL* easy = handle->easy;
@@ -281,7 +284,7 @@ core::Result<HttpResponse> HttpClient::Send(const HttpRequest& request, const Bo
     return core::Unavailable("request to " + request.url + " returned HTTP " +
                              std::to_string(code) + " with an oversized error body");
   }
-  if (rc != CURLE_OK) return TransportError(rc, errbuf, request.url);
+  if (rc != CURLE_OK) return CurlTransportError(rc, errbuf, request.url);
   return response;
 }
 

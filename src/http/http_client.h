@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +30,16 @@ std::optional<std::string> FindHeader(const Headers& headers, std::string_view n
 
 struct HttpResponse;
 
+// Lends the receiver's own memory to the transport: `space` returns where the next body bytes
+// may go (non-empty), `commit(n)` reports that n bytes were written at its start (false aborts
+// the transfer, like a sink). Offered alongside a sink: a GET that HttpClient can receive
+// directly (see RawConnection) lands in this memory with no intermediate copy; any other
+// request goes through the sink.
+struct BodyBuffer {
+  std::function<std::span<char>()> space;
+  std::function<bool(std::size_t n)> commit;
+};
+
 struct HttpRequest {
   std::string method = "GET";
   std::string url;  // absolute, already encoded
@@ -40,6 +51,9 @@ struct HttpRequest {
   // (e.g. 206 vs 200 for a Range request) before any byte reaches the sink. Returning false
   // aborts the transfer like a sink does (Send returns Cancelled).
   std::function<bool(const HttpResponse& head)> on_body_start;
+  // Optional: where a 2xx body may be received directly (GET only; see BodyBuffer). The sink
+  // passed to Send must still be given: it is used whenever the direct path is not.
+  const BodyBuffer* direct_body = nullptr;
 };
 
 struct HttpResponse {
@@ -62,6 +76,9 @@ struct HttpClientOptions {
   long low_speed_time_s = 20;         // ... for this many seconds
   long receive_buffer_bytes = 256 * 1024;
   bool verbose = false;  // curl debug output on stderr
+  // Receive GET bodies offered a BodyBuffer straight into it (RawConnection). Off when a proxy is
+  // configured in the environment (libcurl then talks to the proxy) or with `verbose`.
+  bool direct_receive = true;
   std::string user_agent = "sdxl-tigris/0.1";
 };
 
@@ -91,6 +108,7 @@ class HttpClient {
   std::vector<std::unique_ptr<Handle>> idle_;
   struct Share;
   std::unique_ptr<Share> share_;
+  bool direct_allowed_ = false;  // options_.direct_receive and no proxy in the environment
 };
 
 }  // namespace sdxl::http

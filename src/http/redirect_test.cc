@@ -12,31 +12,12 @@
 #include <vector>
 
 #include "http/range_resume.h"
+#include "http/testing/local_server.h"
 
 namespace sdxl::http {
 namespace {
 
-// An httplib server on an ephemeral 127.0.0.1 port, stopped and joined on destruction.
-class LocalServer {
- public:
-  LocalServer() : port_(server_.bind_to_any_port("127.0.0.1")) {
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ~LocalServer() {
-    server_.stop();
-    thread_.join();
-  }
-  httplib::Server& on() { return server_; }
-  std::string url(const std::string& path = "") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-
- private:
-  httplib::Server server_;
-  int port_;
-  std::thread thread_;
-};
+using ::sdxl::http::testing::LocalServer;
 
 // What each server saw: path, and whether credentials came along.
 struct Seen {

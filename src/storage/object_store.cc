@@ -11,7 +11,16 @@ namespace sdxl::storage {
 core::Status ObjectStore::ReadRange(std::string_view key, std::uint64_t offset, std::span<char> out,
                                     const ReadOptions& options) {
   std::size_t filled = 0;
-  core::Status overflow;
+  // `out` itself is lent to the store, so S3 reads land in it without a copy.
+  ChunkBuffer lend;
+  lend.space = [&] { return out.subspan(filled); };
+  lend.commit = [&](std::size_t n) {
+    if (filled + n > out.size()) return false;
+    filled += n;
+    return true;
+  };
+  ReadOptions with_buffer = options;
+  with_buffer.buffer = &lend;
   auto st = GetRange(
       key, offset, out.size(),
       [&](std::string_view chunk) {
@@ -20,7 +29,7 @@ core::Status ObjectStore::ReadRange(std::string_view key, std::uint64_t offset, 
         filled += chunk.size();
         return true;
       },
-      options);
+      with_buffer);
   SDXL_RETURN_IF_ERROR(st);
   if (filled != out.size()) {
     return core::DataLoss(DescribeKey(key) + ": short read (" + std::to_string(filled) + " of " +

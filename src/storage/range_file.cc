@@ -188,6 +188,25 @@ core::Status RangeWriter::Write(std::string_view chunk) {
   return core::Status::Ok();
 }
 
+std::span<char> RangeWriter::Space() {
+  if (direct_) return std::span<char>(stage_ + staged_, stage_bytes_ - staged_);
+  constexpr std::size_t kScratch = 256 * 1024;
+  if (!scratch_) scratch_ = std::make_unique<char[]>(kScratch);
+  return std::span<char>(scratch_.get(), kScratch);
+}
+
+core::Status RangeWriter::Commit(std::size_t n) {
+  if (!direct_) {
+    SDXL_RETURN_IF_ERROR(file_->WriteBuffered(scratch_.get(), n, position_));
+    position_ += n;
+    return core::Status::Ok();
+  }
+  staged_ += n;
+  position_ += n;
+  if (staged_ == stage_bytes_) SDXL_RETURN_IF_ERROR(Flush(false));
+  return core::Status::Ok();
+}
+
 core::Status RangeWriter::Flush(bool final) {
   if (staged_ == 0) return core::Status::Ok();
   const std::size_t align = file_->alignment();

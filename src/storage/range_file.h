@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string_view>
 
 #include "core/status.h"
@@ -72,6 +73,10 @@ class RangeWriter {
 
   void Begin(RangeFile& file, std::uint64_t offset);
   core::Status Write(std::string_view chunk);
+  // Zero-copy alternative to Write: Space() is where the next bytes of the range may be put
+  // (the staging buffer itself in direct mode; never empty), Commit(n) takes the first n of them.
+  std::span<char> Space();
+  core::Status Commit(std::size_t n);
   // Writes whatever is staged (the file's tail padded to the block size). Call once per range,
   // also after a failure (it then only drops the staged bytes).
   core::Status End(bool keep = true);
@@ -82,6 +87,7 @@ class RangeWriter {
 
   std::size_t stage_bytes_;
   char* stage_ = nullptr;
+  std::unique_ptr<char[]> scratch_;  // Space() when not staging (buffered mode)
   std::size_t staged_ = 0;
   RangeFile* file_ = nullptr;
   bool direct_ = false;

@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <span>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -37,9 +39,10 @@ fs::path ScratchDir(const fs::path& base) {
   return dir;
 }
 
-// Writes `data` through `writers` threads, ranges of `part` bytes fed in uneven chunks.
+// Writes `data` through `writers` threads, ranges of `part` bytes fed in uneven chunks, with
+// Write() or, when `lend`, into the writer's own memory (Space/Commit, as a socket would).
 void WriteInRanges(RangeFile& file, const std::string& data, std::size_t part, int threads,
-                   std::size_t stage) {
+                   std::size_t stage, bool lend) {
   std::vector<std::thread> pool;
   std::atomic<std::size_t> next{0};
   const std::size_t nranges = (data.size() + part - 1) / part;
@@ -52,8 +55,16 @@ void WriteInRanges(RangeFile& file, const std::string& data, std::size_t part, i
         const std::size_t end = std::min(data.size(), begin + part);
         writer.Begin(file, begin);
         for (std::size_t pos = begin; pos < end;) {
-          const std::size_t n = std::min<std::size_t>(end - pos, 1 + rng() % 300000);
-          ASSERT_TRUE(writer.Write(std::string_view(data).substr(pos, n)).ok());
+          std::size_t n = std::min<std::size_t>(end - pos, 1 + rng() % 300000);
+          if (lend) {
+            const std::span<char> space = writer.Space();
+            ASSERT_FALSE(space.empty());
+            n = std::min(n, space.size());
+            std::memcpy(space.data(), data.data() + pos, n);
+            ASSERT_TRUE(writer.Commit(n).ok());
+          } else {
+            ASSERT_TRUE(writer.Write(std::string_view(data).substr(pos, n)).ok());
+          }
           pos += n;
         }
         ASSERT_EQ(writer.position(), end);
@@ -64,13 +75,13 @@ void WriteInRanges(RangeFile& file, const std::string& data, std::size_t part, i
   for (auto& th : pool) th.join();
 }
 
-void RoundTrip(const fs::path& dir, std::size_t size, bool try_direct) {
+void RoundTrip(const fs::path& dir, std::size_t size, bool try_direct, bool lend = false) {
   const std::string data = RandomBytes(size, static_cast<unsigned>(size));
   const fs::path path = dir / ("f-" + std::to_string(size));
   fs::remove(path);
   auto file = RangeFile::Create(path, size, try_direct);
   ASSERT_TRUE(file.ok()) << file.status().ToString();
-  WriteInRanges(**file, data, 1 << 20, 4, 256 << 10);
+  WriteInRanges(**file, data, 1 << 20, 4, 256 << 10, lend);
   ASSERT_TRUE((*file)->Finish().ok());
   EXPECT_EQ(fs::file_size(path), size);
   EXPECT_TRUE(ReadFile(path) == data) << "content differs, size " << size;
@@ -83,6 +94,7 @@ TEST(RangeFileTest, DirectOnTheBuildTreeFileSystem) {
   for (std::size_t size : {std::size_t{8} << 20, (std::size_t{5} << 20) + 12345,
                            (std::size_t{3} << 20) + 4097, std::size_t{70000}}) {
     RoundTrip(dir, size, true);
+    RoundTrip(dir, size, true, /*lend=*/true);
   }
   auto probe = RangeFile::Create(dir / "probe", 4 << 20, true);
   ASSERT_TRUE(probe.ok());
@@ -100,6 +112,7 @@ TEST(RangeFileTest, BufferedWhenAsked) {
   EXPECT_FALSE((*file)->direct());
   (*file)->Close();
   RoundTrip(dir, (std::size_t{2} << 20) + 77, false);
+  RoundTrip(dir, (std::size_t{2} << 20) + 77, false, /*lend=*/true);
   fs::remove_all(dir);
 }
 
@@ -107,6 +120,7 @@ TEST(RangeFileTest, FallsBackOnTmpfs) {
   if (!fs::is_directory("/dev/shm")) GTEST_SKIP() << "no /dev/shm";
   const fs::path dir = ScratchDir("/dev/shm");
   RoundTrip(dir, (std::size_t{3} << 20) + 999, true);
+  RoundTrip(dir, (std::size_t{3} << 20) + 999, true, /*lend=*/true);
   fs::remove_all(dir);
 }
 

@@ -51,6 +51,7 @@ struct S3ObjectStore::Call {
   http::Headers headers;
   std::string_view body;
   const http::BodySink* sink = nullptr;
+  const http::BodyBuffer* direct = nullptr;  // optional zero-copy receiver beside `sink`
   const std::atomic<bool>* cancel = nullptr;
   int max_attempts = 0;  // 0: config
   std::string what;
@@ -148,6 +149,7 @@ core::Result<http::HttpResponse> S3ObjectStore::Execute(Call& call) {
     req.url = url;
     req.headers = std::move(sr.headers);
     req.body = call.body;
+    req.direct_body = call.direct;
     auto res = client_.Send(req, call.sink, call.cancel);
     core::Status st;
     if (!res.ok()) {
@@ -237,6 +239,32 @@ core::Status S3ObjectStore::GetRange(std::string_view key, std::uint64_t offset,
       return true;
     };
     call.sink = &body_sink;
+    // The zero-copy twin of body_sink, when the caller lends memory: the space offered never
+    // reaches past the range, so a server sending more than asked is caught on the next byte.
+    char overflow[1];
+    http::BodyBuffer direct_body;
+    if (options.buffer != nullptr) {
+      direct_body.space = [&]() -> std::span<char> {
+        const std::span<char> space = options.buffer->space();
+        if (!length) return space;
+        const std::uint64_t left = *length - received;
+        if (left == 0) return std::span<char>(overflow, 1);
+        return space.first(static_cast<std::size_t>(std::min<std::uint64_t>(space.size(), left)));
+      };
+      direct_body.commit = [&](std::size_t n) -> bool {
+        if (length && received + n > *length) {
+          sink_error = core::DataLoss(what + ": server sent more bytes than the range asked for");
+          return false;
+        }
+        received += n;
+        if (!options.buffer->commit(n)) {
+          sink_error = core::Cancelled("cancelled");
+          return false;
+        }
+        return true;
+      };
+      call.direct = &direct_body;
+    }
     const std::uint64_t before = received;
     auto res = Execute(call);
     core::Status st;

@@ -22,7 +22,8 @@ namespace {
 
 constexpr std::uint64_t kMinPart = 5 * kMiB;
 constexpr std::uint64_t kMaxParts = 10000;
-constexpr std::uint64_t kProgressBatch = 4 * kMiB;  // bytes a download worker counts before reporting
+constexpr std::uint64_t kProgressBatch =
+    4 * kMiB;  // bytes a download worker counts before reporting
 
 core::Status ErrnoStatus(const std::string& what, int err) {
   const std::string msg = what + ": " + std::strerror(err);
@@ -226,7 +227,22 @@ core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectIn
       }
       return true;
     };
+    // The same, without a copy: the store may receive straight into the staging buffer.
+    ChunkBuffer buffer;
+    buffer.space = [&writer] { return writer.Space(); };
+    buffer.commit = [&](std::size_t n) {
+      if (run.user_cancelled()) return false;
+      write_error = writer.Commit(n);
+      if (!write_error.ok()) return false;
+      unreported += n;
+      if (unreported >= kProgressBatch) {
+        run.Progress(unreported);
+        unreported = 0;
+      }
+      return true;
+    };
     ReadOptions ro;
+    ro.buffer = &buffer;
     ro.if_match = item.info.etag;
     ro.cancel = run.stop_flag();
     ro.max_attempts = options.max_attempts;
