@@ -17,8 +17,11 @@ core::Status CurlTransportError(CURLcode rc, const char* errbuf, const std::stri
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
       return core::InvalidArgument(what);
-    case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
+      return core::Status(core::Code::kInvalidArgument,
+                          what + " (cannot read the CA bundle; check AWS_CA_BUNDLE / ca_bundle)",
+                          false);
+    case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
       return core::Status(core::Code::kUnavailable,
                           what + " (TLS certificate problem; check the endpoint URL)", false);

@@ -243,6 +243,8 @@ core::Result<HttpResponse> HttpClient::Send(const HttpRequest& request, const Bo
   curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &t);
   curl_easy_setopt(easy, CURLOPT_NOPROGRESS, cancel != nullptr ? 0L : 1L);
   if (options_.verbose) curl_easy_setopt(easy, CURLOPT_VERBOSE, 1L);
+  if (!options_.ca_bundle.empty())
+    curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_bundle.c_str());
 
   const std::string& m = request.method;
   if (request.head || m == "HEAD") {

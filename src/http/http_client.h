@@ -76,6 +76,9 @@ struct HttpClientOptions {
   long low_speed_time_s = 20;         // ... for this many seconds
   long receive_buffer_bytes = 256 * 1024;
   bool verbose = false;  // curl debug output on stderr
+  // PEM file of the certificate authorities to trust for https (AWS_CA_BUNDLE); empty: the
+  // system store.
+  std::string ca_bundle;
   // Receive GET bodies offered a BodyBuffer straight into it (RawConnection). Off when a proxy is
   // configured in the environment (libcurl then talks to the proxy) or with `verbose`.
   bool direct_receive = true;

@@ -124,6 +124,9 @@ core::Status RawConnection::Open(const Url& url, const std::string& request_url)
   curl_easy_setopt(easy_, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
   curl_easy_setopt(easy_, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(easy_, CURLOPT_TCP_NODELAY, 1L);
+  if (!options_.ca_bundle.empty()) {
+    curl_easy_setopt(easy_, CURLOPT_CAINFO, options_.ca_bundle.c_str());
+  }
   const CURLcode rc = curl_easy_perform(easy_);
   curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, nullptr);
   if (rc != CURLE_OK) {

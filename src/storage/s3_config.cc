@@ -129,6 +129,12 @@ core::Result<S3Config> S3Config::Load(const core::Environment& env, const S3Over
     c.region = *r2;
   }
 
+  if (auto ca = env.GetFirst({"AWS_CA_BUNDLE"})) {
+    c.ca_bundle = *ca;
+  } else if (const auto* ca2 = profile_value("ca_bundle")) {
+    c.ca_bundle = *ca2;
+  }
+
   // Endpoint: flag > service-specific env > global env > profile `s3 =` block > `services`
   // section > profile endpoint_url.
   const bool ignore_configured =

@@ -8,7 +8,8 @@
 // AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials) and AWS_CONFIG_FILE (~/.aws/config) with
 // profiles, region, endpoint_url (also in the credentials file, as Tigris documents) and a nested
 // `s3 =` block (endpoint_url, addressing_style) or a `services` section;
-// AWS_S3_ADDRESSING_STYLE (auto|virtual|path); AWS_MAX_ATTEMPTS.
+// AWS_S3_ADDRESSING_STYLE (auto|virtual|path); AWS_MAX_ATTEMPTS; AWS_CA_BUNDLE over the profile's
+// ca_bundle (a PEM file of trusted certificate authorities, e.g. for a private endpoint).
 
 #include <map>
 #include <optional>
@@ -38,6 +39,7 @@ struct S3Config {
   AddressingStyle addressing_style = AddressingStyle::kAuto;
   std::string profile = "default";
   int max_attempts = 5;
+  std::string ca_bundle;           // PEM file of CAs to trust for https; empty = the system store
   std::string credentials_source;  // "environment", "profile foo in /root/.aws/credentials", ...
 
   // Resolves the configuration. Missing credentials are not an error here (see

@@ -140,6 +140,20 @@ TEST_F(S3ConfigTest, ExplicitFilesAndPrecedence) {
   EXPECT_EQ(c->region, "y");
 }
 
+TEST_F(S3ConfigTest, CaBundleFromEnvironmentOverProfile) {
+  Write("config", "[default]\nca_bundle = /etc/ssl/private-ca.pem\n");
+  auto from_profile = S3Config::Load(Env({}), {});
+  ASSERT_TRUE(from_profile.ok());
+  EXPECT_EQ(from_profile->ca_bundle, "/etc/ssl/private-ca.pem");
+  auto from_env = S3Config::Load(Env({{"AWS_CA_BUNDLE", "/tmp/ca.pem"}}), {});
+  ASSERT_TRUE(from_env.ok());
+  EXPECT_EQ(from_env->ca_bundle, "/tmp/ca.pem");
+  fs::remove(dir_ / ".aws" / "config");
+  auto none = S3Config::Load(Env({}), {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->ca_bundle, "");
+}
+
 TEST_F(S3ConfigTest, AddressingStyle) {
   auto v = S3Config::Load(
       Env({{"AWS_ENDPOINT_URL_S3", "http://127.0.0.1:1"}, {"AWS_S3_ADDRESSING_STYLE", "virtual"}}),

@@ -73,6 +73,14 @@ core::Result<std::unique_ptr<S3ObjectStore>> S3ObjectStore::Create(const S3Confi
       config, std::move(bucket), std::move(prefix), std::move(endpoint), std::move(options)));
 }
 
+namespace {
+// The transport options, with the configuration's CA bundle unless the caller chose one.
+http::HttpClientOptions HttpOptionsFor(const S3Config& config, http::HttpClientOptions http) {
+  if (http.ca_bundle.empty()) http.ca_bundle = config.ca_bundle;
+  return http;
+}
+}  // namespace
+
 S3ObjectStore::S3ObjectStore(const S3Config& config, std::string bucket, std::string prefix,
                              http::Url endpoint, S3StoreOptions options)
     : config_(config),
@@ -82,7 +90,7 @@ S3ObjectStore::S3ObjectStore(const S3Config& config, std::string bucket, std::st
       path_style_(config.UsePathStyle(bucket_)),
       signer_(config.credentials, config.region, "s3"),
       options_(std::move(options)),
-      client_(options_.http),
+      client_(HttpOptionsFor(config, options_.http)),
       retry_(RetryOptionsFor(config), options_.retry_rng) {
   if (!options_.clock) options_.clock = [] { return std::chrono::system_clock::now(); };
 }
