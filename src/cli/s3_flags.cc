@@ -30,7 +30,8 @@ void AddTransferFlags(CLI::App* cmd, TransferFlags* flags) {
   cmd->add_option("--concurrency", flags->concurrency, "Parallel requests (default 16)")
       ->check(CLI::Range(1, 256));
   cmd->add_option("--part-size", flags->part_size,
-                  "Range/part size, e.g. 16MiB (default 16MiB; multipart parts >= 5MiB)");
+                  "Upload part and download range size, e.g. 16MiB (default: 16MiB parts, "
+                  "64MiB ranges; at least 5MiB)");
 }
 
 core::Result<storage::S3Config> LoadS3Config(const CliContext& ctx, const S3Flags& flags) {
@@ -103,6 +104,7 @@ core::Result<storage::TransferOptions> MakeTransferOptions(const TransferFlags& 
       return core::InvalidArgument("--part-size must be between 5MiB and 5GiB");
     }
     o.part_size = part;
+    o.range_size = part;
     o.multipart_threshold = part;
   }
   return o;

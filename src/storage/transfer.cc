@@ -172,7 +172,7 @@ core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectIn
                                         std::vector<fs::path> dests,
                                         const TransferOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  const std::uint64_t part = std::max<std::uint64_t>(options.part_size, 64 * 1024);
+  const std::uint64_t part = std::max<std::uint64_t>(options.range_size, 64 * 1024);
   std::vector<std::unique_ptr<DownloadItem>> items;
   std::vector<DownloadTask> tasks;
   std::uint64_t total = 0;

@@ -102,7 +102,7 @@ TEST_F(TransferTest, UploadMultipartThenDownloadInParallelRanges) {
                !fs::is_empty(dir_ / "bucket/.sdxl-uploads"));
 
   progressed = 0;
-  o.part_size = 1 * kMiB;  // 24 ranges on 4 workers
+  o.range_size = 1 * kMiB;  // 24 ranges on 4 workers
   auto down = DownloadFile(*store_, "models/x/unet.bin", dir_ / "out/unet.bin", o);
   ASSERT_TRUE(down.ok()) << down.status().ToString();
   EXPECT_EQ(ReadFile(dir_ / "out/unet.bin"), data);
@@ -147,6 +147,7 @@ TEST_F(TransferTest, CancelLeavesNoPartialFileAndAbortsUploads) {
   std::atomic<bool> cancel{false};
   TransferOptions o;
   o.part_size = 5 * kMiB;
+  o.range_size = 5 * kMiB;
   o.multipart_threshold = 5 * kMiB;
   o.concurrency = 2;
   o.cancel = &cancel;
@@ -170,7 +171,7 @@ TEST_F(TransferTest, CancelLeavesNoPartialFileAndAbortsUploads) {
 TEST_F(TransferTest, ObjectChangedDuringDownloadFailsCleanly) {
   ASSERT_TRUE(store_->Put("k.bin", RandomBytes(3 * kMiB, 5)).ok());
   TransferOptions o;
-  o.part_size = 1 * kMiB;
+  o.range_size = 1 * kMiB;
   o.concurrency = 1;
   bool replaced = false;
   o.on_progress = [&](std::uint64_t) {
