@@ -33,7 +33,7 @@ struct TransferOptions {
   std::uint64_t part_size = 16 * kMiB;
   // Download range size: one ranged GET each. Memory does not grow with it (ranges stream
   // through a 4 MiB staging buffer), and fewer requests cost less per byte: on the loopback
-  // benchmark 64 MiB ranges took SeaweedFS ~8% less CPU per GiB than 16 MiB ones, and on a real
+  // benchmark 64 MiB ranges took SeaweedFS ~6% less CPU per GiB than 16 MiB ones, and on a real
   // network each request pays a time to first byte.
   std::uint64_t range_size = 64 * kMiB;
   int concurrency = 16;                           // parallel requests
