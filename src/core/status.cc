@@ -1,5 +1,8 @@
 #include "core/status.h"
 
+#include <cerrno>
+#include <cstring>
+
 namespace sdxl::core {
 
 std::string_view CodeName(Code code) {
@@ -44,6 +47,14 @@ Status Status::Annotate(std::string_view context) const {
 std::string Status::ToString() const {
   if (ok()) return "OK";
   return std::string(CodeName(code_)) + ": " + message_;
+}
+
+Status ErrnoStatus(const std::string& what, int err) {
+  const std::string msg = what + ": " + std::strerror(err);
+  if (err == ENOENT) return NotFound(msg);
+  if (err == EACCES || err == EPERM) return PermissionDenied(msg);
+  if (err == ENOSPC) return {Code::kUnavailable, msg + " (free some disk space)"};
+  return {Code::kUnavailable, msg};
 }
 
 }  // namespace sdxl::core

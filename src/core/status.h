@@ -91,6 +91,9 @@ inline Status FailedPrecondition(std::string m) {
 inline Status DeadlineExceeded(std::string m) {
   return {Code::kDeadlineExceeded, std::move(m), true};
 }
+// "what: strerror(err)" with the code a file-system errno means: ENOENT NotFound, EACCES/EPERM
+// PermissionDenied, ENOSPC Unavailable with a hint to free disk space, anything else Unavailable.
+Status ErrnoStatus(const std::string& what, int err);
 
 // Result<T>: a T or a non-OK Status. Accessing value() of an error is a bug (asserts).
 template <typename T>

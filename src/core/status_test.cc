@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+
 namespace sdxl::core {
 namespace {
 
@@ -39,6 +41,22 @@ TEST(Result, PropagatesErrorsThroughMacros) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
   EXPECT_EQ(r.status().message(), "odd: 3");
+}
+
+}  // namespace
+}  // namespace sdxl::core
+
+namespace sdxl::core {
+namespace {
+
+TEST(ErrnoStatus, MapsFileSystemErrors) {
+  EXPECT_EQ(ErrnoStatus("cannot open x", ENOENT).code(), Code::kNotFound);
+  EXPECT_EQ(ErrnoStatus("cannot open x", EACCES).code(), Code::kPermissionDenied);
+  const Status full = ErrnoStatus("cannot write x", ENOSPC);
+  EXPECT_EQ(full.code(), Code::kUnavailable);
+  EXPECT_NE(full.message().find("free some disk space"), std::string::npos);
+  EXPECT_EQ(full.message().find("cannot write x: "), 0u);
+  EXPECT_FALSE(ErrnoStatus("cannot read x", EIO).retryable());
 }
 
 }  // namespace

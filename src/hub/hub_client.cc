@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "core/unique_fd.h"
 #include "http/range_resume.h"
 #include "http/redirect.h"
 #include "http/retry_after.h"
@@ -53,20 +54,6 @@ class Digest {
 
  private:
   EVP_MD_CTX* ctx_;
-};
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
 };
 
 core::Status WriteAll(int fd, const char* p, size_t n, const fs::path& path) {
@@ -245,7 +232,7 @@ core::Status HubClient::DownloadBlob(const std::string& repo_id, const std::stri
   fs::path part = cache_.IncompletePath(repo_id, file.etag());
   std::error_code ec;
   fs::create_directories(part.parent_path(), ec);
-  Fd fd(::open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  core::UniqueFd fd(::open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (fd.get() < 0) {
     return core::Unavailable("cannot open " + part.string() + ": " + std::strerror(errno));
   }

@@ -11,38 +11,13 @@
 #include <random>
 #include <vector>
 
+#include "core/unique_fd.h"
+
 namespace sdxl::storage {
 namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view kUploadsDir = ".sdxl-uploads";
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() {
-    int f = fd_;
-    fd_ = -1;
-    return f;
-  }
-
- private:
-  int fd_;
-};
-
-core::Status ErrnoStatus(const std::string& what, int err) {
-  const std::string msg = what + ": " + std::strerror(err);
-  if (err == ENOENT) return core::NotFound(msg);
-  if (err == EACCES || err == EPERM) return core::PermissionDenied(msg);
-  if (err == ENOSPC) return core::Status(core::Code::kUnavailable, msg + " (free some disk space)");
-  return core::Status(core::Code::kUnavailable, msg);
-}
 
 core::Status WriteAll(int fd, std::string_view data, const std::string& what) {
   size_t done = 0;
@@ -50,7 +25,7 @@ core::Status WriteAll(int fd, std::string_view data, const std::string& what) {
     const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus(what, errno);
+      return core::ErrnoStatus(what, errno);
     }
     done += static_cast<size_t>(n);
   }
@@ -82,15 +57,16 @@ fs::path TempPathFor(const fs::path& path) {
 core::Status WriteFileAtomically(const fs::path& path, std::string_view data) {
   std::error_code ec;
   if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
-  if (ec) return ErrnoStatus("cannot create directory " + path.parent_path().string(), ec.value());
+  if (ec)
+    return core::ErrnoStatus("cannot create directory " + path.parent_path().string(), ec.value());
   const fs::path tmp = TempPathFor(path);
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (fd.get() < 0) return ErrnoStatus("cannot create " + tmp.string(), errno);
+  core::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (fd.get() < 0) return core::ErrnoStatus("cannot create " + tmp.string(), errno);
   core::Status st = WriteAll(fd.get(), data, "cannot write " + tmp.string());
   if (st.ok() && ::close(fd.release()) != 0)
-    st = ErrnoStatus("cannot write " + tmp.string(), errno);
+    st = core::ErrnoStatus("cannot write " + tmp.string(), errno);
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    st = ErrnoStatus("cannot rename " + tmp.string() + " to " + path.string(), errno);
+    st = core::ErrnoStatus("cannot rename " + tmp.string() + " to " + path.string(), errno);
   }
   if (!st.ok()) ::unlink(tmp.c_str());
   return st;
@@ -144,10 +120,10 @@ core::Status LocalObjectStore::GetRange(std::string_view key, std::uint64_t offs
                                         std::optional<std::uint64_t> length, const ChunkSink& sink,
                                         const ReadOptions& options) {
   SDXL_ASSIGN_OR_RETURN(fs::path p, PathFor(key));
-  Fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+  core::UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ENOENT) return core::NotFound(p.string() + ": no such object");
-    return ErrnoStatus("cannot open " + p.string(), errno);
+    return core::ErrnoStatus("cannot open " + p.string(), errno);
   }
   struct stat st {};
   ::fstat(fd.get(), &st);
@@ -169,7 +145,7 @@ core::Status LocalObjectStore::GetRange(std::string_view key, std::uint64_t offs
     const ssize_t n = ::pread(fd.get(), buf.data(), want, static_cast<off_t>(pos));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus("cannot read " + p.string(), errno);
+      return core::ErrnoStatus("cannot read " + p.string(), errno);
     }
     if (n == 0) return core::DataLoss(p.string() + ": file shrank while it was read");
     if (!sink(std::string_view(buf.data(), static_cast<size_t>(n)))) {
@@ -194,7 +170,7 @@ core::Result<std::string> LocalObjectStore::CreateMultipartUpload(std::string_vi
   SDXL_ASSIGN_OR_RETURN(fs::path dir, UploadDir(id));
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return ErrnoStatus("cannot create " + dir.string(), ec.value());
+  if (ec) return core::ErrnoStatus("cannot create " + dir.string(), ec.value());
   SDXL_RETURN_IF_ERROR(WriteFileAtomically(dir / "key", key));
   return id;
 }
@@ -227,8 +203,8 @@ core::Result<std::string> LocalObjectStore::CompleteMultipartUpload(
   std::error_code ec;
   fs::create_directories(target.parent_path(), ec);
   const fs::path tmp = TempPathFor(target);
-  Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (out.get() < 0) return ErrnoStatus("cannot create " + tmp.string(), errno);
+  core::UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (out.get() < 0) return core::ErrnoStatus("cannot create " + tmp.string(), errno);
   core::Status st;
   int last = 0;
   std::vector<char> buf(1 << 20);
@@ -245,12 +221,12 @@ core::Result<std::string> LocalObjectStore::CompleteMultipartUpload(
                                  " is missing or its ETag does not match");
       break;
     }
-    Fd in(::open(pp.c_str(), O_RDONLY | O_CLOEXEC));
+    core::UniqueFd in(::open(pp.c_str(), O_RDONLY | O_CLOEXEC));
     for (;;) {
       const ssize_t n = ::read(in.get(), buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
-        st = ErrnoStatus("cannot read " + pp.string(), errno);
+        st = core::ErrnoStatus("cannot read " + pp.string(), errno);
         break;
       }
       if (n == 0) break;
@@ -261,9 +237,9 @@ core::Result<std::string> LocalObjectStore::CompleteMultipartUpload(
     if (!st.ok()) break;
   }
   if (st.ok() && ::close(out.release()) != 0)
-    st = ErrnoStatus("cannot write " + tmp.string(), errno);
+    st = core::ErrnoStatus("cannot write " + tmp.string(), errno);
   if (st.ok() && ::rename(tmp.c_str(), target.c_str()) != 0) {
-    st = ErrnoStatus("cannot rename into " + target.string(), errno);
+    st = core::ErrnoStatus("cannot rename into " + target.string(), errno);
   }
   if (!st.ok()) {
     ::unlink(tmp.c_str());
@@ -278,7 +254,7 @@ core::Status LocalObjectStore::AbortMultipartUpload(std::string_view, std::strin
   SDXL_ASSIGN_OR_RETURN(fs::path dir, UploadDir(upload_id));
   std::error_code ec;
   fs::remove_all(dir, ec);
-  if (ec) return ErrnoStatus("cannot remove " + dir.string(), ec.value());
+  if (ec) return core::ErrnoStatus("cannot remove " + dir.string(), ec.value());
   return core::Status::Ok();
 }
 
@@ -309,9 +285,9 @@ core::Result<std::vector<ObjectInfo>> LocalObjectStore::List(std::string_view pr
     return core::NotFound(root_.string() + ": directory does not exist");
   }
   fs::recursive_directory_iterator it(root_, fs::directory_options::skip_permission_denied, ec);
-  if (ec) return ErrnoStatus("cannot list " + root_.string(), ec.value());
+  if (ec) return core::ErrnoStatus("cannot list " + root_.string(), ec.value());
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) return ErrnoStatus("cannot list " + root_.string(), ec.value());
+    if (ec) return core::ErrnoStatus("cannot list " + root_.string(), ec.value());
     const auto& entry = *it;
     const std::string name = entry.path().filename().string();
     if (entry.is_directory() && name == kUploadsDir && it.depth() == 0) {
@@ -333,7 +309,7 @@ core::Result<std::vector<ObjectInfo>> LocalObjectStore::List(std::string_view pr
 core::Status LocalObjectStore::Delete(std::string_view key) {
   SDXL_ASSIGN_OR_RETURN(fs::path p, PathFor(key));
   if (::unlink(p.c_str()) != 0 && errno != ENOENT) {
-    return ErrnoStatus("cannot delete " + p.string(), errno);
+    return core::ErrnoStatus("cannot delete " + p.string(), errno);
   }
   return core::Status::Ok();
 }
@@ -341,7 +317,7 @@ core::Status LocalObjectStore::Delete(std::string_view key) {
 core::Status LocalObjectStore::CreateBucket() {
   std::error_code ec;
   fs::create_directories(root_, ec);
-  if (ec) return ErrnoStatus("cannot create " + root_.string(), ec.value());
+  if (ec) return core::ErrnoStatus("cannot create " + root_.string(), ec.value());
   return core::Status::Ok();
 }
 

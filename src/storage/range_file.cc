@@ -17,14 +17,6 @@ namespace {
 // Below this size direct I/O saves nothing worth its alignment bookkeeping.
 constexpr std::uint64_t kDirectMinSize = 1 << 20;
 
-core::Status ErrnoStatus(const std::string& what, int err) {
-  const std::string msg = what + ": " + std::strerror(err);
-  if (err == ENOSPC) return core::Status(core::Code::kUnavailable, msg + " (free some disk space)");
-  if (err == EACCES || err == EPERM) return core::PermissionDenied(msg);
-  if (err == ENOENT) return core::NotFound(msg);
-  return core::Status(core::Code::kUnavailable, msg);
-}
-
 // The file system's direct-I/O alignment for `fd` (buffer address, offset and length), or 0 when
 // it does not support direct I/O.
 std::size_t DirectIoAlignment(int fd) {
@@ -50,16 +42,16 @@ std::uint64_t RoundUp(std::uint64_t n, std::uint64_t align) {
 core::Result<std::unique_ptr<RangeFile>> RangeFile::Create(const std::filesystem::path& path,
                                                            std::uint64_t size, bool try_direct) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus("cannot create " + path.string(), errno);
+  if (fd < 0) return core::ErrnoStatus("cannot create " + path.string(), errno);
   std::unique_ptr<RangeFile> file(new RangeFile(path, fd, size, 0));
   if (size > 0) {
     // Reserve the blocks up front (fails fast on a full disk); fall back to a sparse file.
     const int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(size));
     core::Status st;
     if (rc == ENOSPC) {
-      st = ErrnoStatus("cannot reserve space for " + path.string(), rc);
+      st = core::ErrnoStatus("cannot reserve space for " + path.string(), rc);
     } else if (rc != 0 && ::ftruncate(fd, static_cast<off_t>(size)) != 0) {
-      st = ErrnoStatus("cannot size " + path.string(), errno);
+      st = core::ErrnoStatus("cannot size " + path.string(), errno);
     }
     if (!st.ok()) {
       file->Close();
@@ -91,17 +83,17 @@ void RangeFile::Close() {
 core::Status RangeFile::Finish() {
   // A padded direct write of the tail may have run past the end.
   if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
-    return ErrnoStatus("cannot size " + path_.string(), errno);
+    return core::ErrnoStatus("cannot size " + path_.string(), errno);
   }
   struct stat st {};
-  if (::fstat(fd_, &st) != 0) return ErrnoStatus("cannot stat " + path_.string(), errno);
+  if (::fstat(fd_, &st) != 0) return core::ErrnoStatus("cannot stat " + path_.string(), errno);
   if (static_cast<std::uint64_t>(st.st_size) != size_) {
     return core::DataLoss(path_.string() + ": size " + std::to_string(st.st_size) +
                           " differs from the expected " + std::to_string(size_));
   }
   const int fd = fd_;
   fd_ = -1;
-  if (::close(fd) != 0) return ErrnoStatus("cannot write " + path_.string(), errno);
+  if (::close(fd) != 0) return core::ErrnoStatus("cannot write " + path_.string(), errno);
   return core::Status::Ok();
 }
 
@@ -115,7 +107,7 @@ core::Status RangeFile::WriteBuffered(const char* data, std::size_t n, std::uint
         DisableDirect();
         continue;
       }
-      return ErrnoStatus("cannot write " + path_.string(), errno);
+      return core::ErrnoStatus("cannot write " + path_.string(), errno);
     }
     done += static_cast<std::size_t>(w);
   }
@@ -132,7 +124,7 @@ core::Status RangeFile::WriteDirect(const char* data, std::size_t n, std::uint64
         DisableDirect();
         return WriteBuffered(data + done, n - done, offset + done);
       }
-      return ErrnoStatus("cannot write " + path_.string(), errno);
+      return core::ErrnoStatus("cannot write " + path_.string(), errno);
     }
     done += static_cast<std::size_t>(w);
   }

@@ -25,14 +25,6 @@ constexpr std::uint64_t kMaxParts = 10000;
 constexpr std::uint64_t kProgressBatch =
     4 * kMiB;  // bytes a download worker counts before reporting
 
-core::Status ErrnoStatus(const std::string& what, int err) {
-  const std::string msg = what + ": " + std::strerror(err);
-  if (err == ENOSPC) return core::Status(core::Code::kUnavailable, msg + " (free some disk space)");
-  if (err == EACCES || err == EPERM) return core::PermissionDenied(msg);
-  if (err == ENOENT) return core::NotFound(msg);
-  return core::Status(core::Code::kUnavailable, msg);
-}
-
 // Shared state of one transfer: first error wins and stops everyone; the user's cancel flag is
 // mirrored into `stop` by a watcher so blocked requests notice it too.
 class Run {
@@ -151,7 +143,8 @@ core::Status OpenTemp(DownloadItem& item, bool direct_io) {
   std::error_code ec;
   if (item.dest.has_parent_path()) fs::create_directories(item.dest.parent_path(), ec);
   if (ec) {
-    return ErrnoStatus("cannot create directory " + item.dest.parent_path().string(), ec.value());
+    return core::ErrnoStatus("cannot create directory " + item.dest.parent_path().string(),
+                             ec.value());
   }
   item.tmp = TempPathFor(item.dest);
   SDXL_ASSIGN_OR_RETURN(item.file, RangeFile::Create(item.tmp, item.info.size, direct_io));
@@ -162,7 +155,8 @@ core::Status OpenTemp(DownloadItem& item, bool direct_io) {
 core::Status FinishItem(DownloadItem& item) {
   SDXL_RETURN_IF_ERROR(item.file->Finish());
   if (::rename(item.tmp.c_str(), item.dest.c_str()) != 0) {
-    return ErrnoStatus("cannot rename " + item.tmp.string() + " to " + item.dest.string(), errno);
+    return core::ErrnoStatus("cannot rename " + item.tmp.string() + " to " + item.dest.string(),
+                             errno);
   }
   item.done = true;
   return core::Status::Ok();
@@ -313,7 +307,7 @@ core::Status ReadExactly(int fd, char* out, std::uint64_t offset, std::uint64_t 
     const ssize_t n = ::pread(fd, out + done, length - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus("cannot read " + path.string(), errno);
+      return core::ErrnoStatus("cannot read " + path.string(), errno);
     }
     if (n == 0) return core::DataLoss(path.string() + " shrank while it was uploaded; run again");
     done += static_cast<std::uint64_t>(n);
@@ -345,7 +339,7 @@ core::Result<TransferStats> RunUpload(ObjectStore& store, std::vector<fs::path> 
     item->key = std::move(keys[i]);
     struct stat st {};
     if (::stat(item->source.c_str(), &st) != 0) {
-      return ErrnoStatus("cannot read " + item->source.string(), errno);
+      return core::ErrnoStatus("cannot read " + item->source.string(), errno);
     }
     if (!S_ISREG(st.st_mode)) {
       return core::InvalidArgument(item->source.string() + " is not a regular file");
@@ -391,7 +385,7 @@ core::Result<TransferStats> RunUpload(ObjectStore& store, std::vector<fs::path> 
     if (buf.size() < length) buf.resize(length);
     {
       const int fd = ::open(item.source.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) return run.Fail(ErrnoStatus("cannot open " + item.source.string(), errno));
+      if (fd < 0) return run.Fail(core::ErrnoStatus("cannot open " + item.source.string(), errno));
       core::Status st = ReadExactly(fd, buf.data(), offset, length, item.source);
       ::close(fd);
       if (!st.ok()) return run.Fail(st);
@@ -512,14 +506,14 @@ core::Result<TransferStats> UploadDirectory(ObjectStore& store, const fs::path& 
   std::vector<fs::path> sources;
   std::vector<std::string> keys;
   for (fs::recursive_directory_iterator it(directory, ec), end; it != end; it.increment(ec)) {
-    if (ec) return ErrnoStatus("cannot list " + directory.string(), ec.value());
+    if (ec) return core::ErrnoStatus("cannot list " + directory.string(), ec.value());
     if (!it->is_regular_file()) continue;
     const std::string name = it->path().filename().string();
     if (name.find(kTempMarker) != std::string::npos) continue;
     sources.push_back(it->path());
     keys.push_back(JoinKey(prefix, it->path().lexically_relative(directory).generic_string()));
   }
-  if (ec) return ErrnoStatus("cannot list " + directory.string(), ec.value());
+  if (ec) return core::ErrnoStatus("cannot list " + directory.string(), ec.value());
   if (sources.empty()) return core::NotFound(directory.string() + " holds no files to upload");
   return RunUpload(store, std::move(sources), std::move(keys), options);
 }

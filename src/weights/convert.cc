@@ -13,6 +13,8 @@
 #include <immintrin.h>
 #endif
 
+#include "core/unique_fd.h"
+
 namespace sdxl::weights {
 namespace {
 
@@ -208,14 +210,6 @@ Status PreadAll(int fd, std::byte* dst, size_t size, std::uint64_t offset,
   return Status::Ok();
 }
 
-// Owns a file descriptor.
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 }  // namespace
 
 std::uint16_t F32ToBF16(float value) { return BF16FromBits(std::bit_cast<std::uint32_t>(value)); }
@@ -304,30 +298,29 @@ Result<ConvertStats> ConvertSafetensorsFile(const std::filesystem::path& in,
     return core::InvalidArgument("input and output are the same file: " + in.string() +
                                  " (write the converted file elsewhere)");
   }
-  Fd fd;
-  fd.fd = ::open(in.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd.fd < 0) {
+  core::UniqueFd fd(::open(in.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
     int err = errno;
     return Status(err == ENOENT ? core::Code::kNotFound : core::Code::kPermissionDenied,
                   "cannot open " + in.string() + ": " + std::strerror(err));
   }
   struct stat st {};
-  if (::fstat(fd.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return core::InvalidArgument(in.string() + " is not a regular file");
   }
   const auto file_size = static_cast<std::uint64_t>(st.st_size);
-  ::posix_fadvise(fd.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
 
   // Header: 8-byte length, then the JSON.
   std::vector<std::byte> prefix(std::min<std::uint64_t>(8, file_size));
-  SDXL_RETURN_IF_ERROR(PreadAll(fd.fd, prefix.data(), prefix.size(), 0, in));
+  SDXL_RETURN_IF_ERROR(PreadAll(fd.get(), prefix.data(), prefix.size(), 0, in));
   auto n = ReadSafetensorsHeaderSize(prefix);
   if (!n.ok()) return n.status().Annotate(in.string());
   if (*n + 8 > file_size) {
     return core::DataLoss(in.string() + ": header length runs past the end of the file");
   }
   prefix.resize(*n + 8);
-  SDXL_RETURN_IF_ERROR(PreadAll(fd.fd, prefix.data() + 8, *n, 8, in));
+  SDXL_RETURN_IF_ERROR(PreadAll(fd.get(), prefix.data() + 8, *n, 8, in));
   auto parsed = ParseSafetensorsHeader(prefix, file_size);
   if (!parsed.ok()) return parsed.status().Annotate(in.string());
   const SafetensorsHeader& src = *parsed;
@@ -359,7 +352,7 @@ Result<ConvertStats> ConvertSafetensorsFile(const std::filesystem::path& in,
       for (std::uint64_t off = 0; off < t.byte_size(); off += chunk) {
         const size_t len = static_cast<size_t>(std::min<std::uint64_t>(chunk, t.byte_size() - off));
         in_buf.resize(len);
-        SDXL_RETURN_IF_ERROR(PreadAll(fd.fd, in_buf.data(), len, base + off, in));
+        SDXL_RETURN_IF_ERROR(PreadAll(fd.get(), in_buf.data(), len, base + off, in));
         SDXL_RETURN_IF_ERROR(writer.Write(dst.name, in_buf));
         done += len;
         if (options.progress) options.progress(done, total);
@@ -374,7 +367,8 @@ Result<ConvertStats> ConvertSafetensorsFile(const std::filesystem::path& in,
           static_cast<size_t>(std::min<std::uint64_t>(elems_per_step, t.num_elements - e));
       in_buf.resize(count * in_elem);
       out_buf.resize(count * out_elem);
-      SDXL_RETURN_IF_ERROR(PreadAll(fd.fd, in_buf.data(), in_buf.size(), base + e * in_elem, in));
+      SDXL_RETURN_IF_ERROR(
+          PreadAll(fd.get(), in_buf.data(), in_buf.size(), base + e * in_elem, in));
       ConvertRaw(t.dtype, dst.dtype, in_buf.data(), out_buf.data(), count);
       SDXL_RETURN_IF_ERROR(writer.Write(dst.name, out_buf));
       done += in_buf.size();

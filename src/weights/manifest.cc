@@ -10,6 +10,7 @@
 #include <random>
 
 #include "core/hash.h"
+#include "core/unique_fd.h"
 
 namespace sdxl::weights {
 namespace {
@@ -23,13 +24,6 @@ Status OpenError(const std::filesystem::path& path, int err) {
   return Status(err == ENOENT ? core::Code::kNotFound : core::Code::kPermissionDenied,
                 "cannot open " + path.string() + ": " + std::strerror(err));
 }
-
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 Status ReadExact(int fd, std::byte* dst, size_t size, const std::filesystem::path& path) {
   while (size > 0) {
@@ -130,14 +124,13 @@ Result<FileEntry> BuildFileEntry(const std::filesystem::path& local_file, std::s
   if (!IsSafeManifestPath(relative_path)) {
     return core::InvalidArgument("\"" + relative_path + "\" is not a safe relative path");
   }
-  Fd fd;
-  fd.fd = ::open(local_file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd.fd < 0) return OpenError(local_file, errno);
+  core::UniqueFd fd(::open(local_file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return OpenError(local_file, errno);
   struct stat st {};
-  if (::fstat(fd.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return core::InvalidArgument(local_file.string() + " is not a regular file");
   }
-  ::posix_fadvise(fd.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   FileEntry e;
   e.path = std::move(relative_path);
   e.size = static_cast<std::uint64_t>(st.st_size);
@@ -155,7 +148,7 @@ Result<FileEntry> BuildFileEntry(const std::filesystem::path& local_file, std::s
   while (pos < e.size) {
     const size_t want = static_cast<size_t>(
         std::min<std::uint64_t>({buf.size(), e.size - pos, chunk_size - in_chunk}));
-    SDXL_RETURN_IF_ERROR(ReadExact(fd.fd, buf.data(), want, local_file));
+    SDXL_RETURN_IF_ERROR(ReadExact(fd.get(), buf.data(), want, local_file));
     std::span<const std::byte> block(buf.data(), want);
     if (is_safetensors && header_prefix.size() < header_need) {
       const size_t take =
@@ -182,7 +175,7 @@ Result<FileEntry> BuildFileEntry(const std::filesystem::path& local_file, std::s
     }
   }
   std::byte extra;
-  if (::read(fd.fd, &extra, 1) > 0) {
+  if (::read(fd.get(), &extra, 1) > 0) {
     return core::DataLoss(local_file.string() + " grew while it was being hashed; retry when " +
                           "nothing is writing to it");
   }
@@ -257,22 +250,21 @@ Status VerifyChunk(const FileEntry& entry, std::uint64_t index, std::span<const 
 }
 
 Status VerifyFile(const FileEntry& entry, const std::filesystem::path& local_file) {
-  Fd fd;
-  fd.fd = ::open(local_file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd.fd < 0) return OpenError(local_file, errno);
+  core::UniqueFd fd(::open(local_file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return OpenError(local_file, errno);
   struct stat st {};
-  if (::fstat(fd.fd, &st) != 0) return OpenError(local_file, errno);
+  if (::fstat(fd.get(), &st) != 0) return OpenError(local_file, errno);
   if (static_cast<std::uint64_t>(st.st_size) != entry.size) {
     return core::DataLoss(local_file.string() + " is " + std::to_string(st.st_size) +
                           " bytes, manifest says " + std::to_string(entry.size));
   }
-  ::posix_fadvise(fd.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   core::Sha256 sha;
   std::vector<std::byte> buf;
   for (std::uint64_t i = 0; i < entry.num_chunks(); ++i) {
     const ByteRange r = entry.ChunkRange(i);
     buf.resize(static_cast<size_t>(r.size()));
-    SDXL_RETURN_IF_ERROR(ReadExact(fd.fd, buf.data(), buf.size(), local_file));
+    SDXL_RETURN_IF_ERROR(ReadExact(fd.get(), buf.data(), buf.size(), local_file));
     Status s = VerifyChunk(entry, i, buf);
     if (!s.ok()) return core::DataLoss(s.message() + " in " + local_file.string());
     sha.Update(buf);
