@@ -14,24 +14,15 @@
 #include <thread>
 #include <vector>
 
+#include "storage/testing/files.h"
+
 namespace sdxl::storage {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string RandomBytes(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using ::sdxl::storage::testing::RandomBytes;
+using ::sdxl::storage::testing::ReadFile;
 
 fs::path ScratchDir(const fs::path& base) {
   fs::path dir = base / ("range_file_test-" + std::to_string(::getpid()));

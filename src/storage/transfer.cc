@@ -100,6 +100,15 @@ void RunWorkers(std::size_t n, int threads, Run& run, Body body) {
   for (auto& t : pool) t.join();
 }
 
+TransferStats Stats(std::uint64_t bytes, std::size_t objects,
+                    std::chrono::steady_clock::time_point start) {
+  TransferStats stats;
+  stats.bytes = bytes;
+  stats.objects = objects;
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return stats;
+}
+
 core::Status CheckRelativeKey(std::string_view rel, std::string_view full_key) {
   if (rel.empty())
     return core::InvalidArgument("object \"" + std::string(full_key) +
@@ -270,11 +279,7 @@ core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectIn
     if (item->opened && !item->done) ::unlink(item->tmp.c_str());
   }
   SDXL_RETURN_IF_ERROR(run.Final());
-  TransferStats stats;
-  stats.bytes = total;
-  stats.objects = items.size();
-  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return stats;
+  return Stats(total, items.size(), start);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -423,11 +428,7 @@ core::Result<TransferStats> RunUpload(ObjectStore& store, std::vector<fs::path> 
     }
   }
   SDXL_RETURN_IF_ERROR(run.Final());
-  TransferStats stats;
-  stats.bytes = total;
-  stats.objects = items.size();
-  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return stats;
+  return Stats(total, items.size(), start);
 }
 
 std::string JoinKey(std::string_view prefix, std::string_view rel) {

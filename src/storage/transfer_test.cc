@@ -11,30 +11,16 @@
 #include <thread>
 
 #include "storage/local_object_store.h"
+#include "storage/testing/files.h"
 
 namespace sdxl::storage {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string RandomBytes(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
-
-std::string ReadFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void WriteFile(const fs::path& p, const std::string& data) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << data;
-}
+using ::sdxl::storage::testing::RandomBytes;
+using ::sdxl::storage::testing::ReadFile;
+using ::sdxl::storage::testing::WriteFile;
 
 std::vector<std::string> TempFilesUnder(const fs::path& dir) {
   std::vector<std::string> out;
