@@ -53,7 +53,9 @@ class Run {
   }
 
   const std::atomic<bool>* stop_flag() const { return &stop_; }
-  bool stopped() const { return stop_.load(std::memory_order_relaxed); }
+  // The user's flag is read directly too: the watcher mirrors it only every 20 ms, and a
+  // decision such as "complete the multipart upload" must not slip through that gap.
+  bool stopped() const { return stop_.load(std::memory_order_relaxed) || user_cancelled(); }
   bool user_cancelled() const { return options_.cancel != nullptr && options_.cancel->load(); }
   void Fail(core::Status st) {
     std::lock_guard<std::mutex> lock(mu_);
