@@ -22,8 +22,8 @@ namespace {
 
 constexpr std::uint64_t kMinPart = 5 * kMiB;
 constexpr std::uint64_t kMaxParts = 10000;
-constexpr std::uint64_t kProgressBatch =
-    4 * kMiB;  // bytes a download worker counts before reporting
+// Bytes a download worker counts before reporting progress.
+constexpr std::uint64_t kProgressBatch = 4 * kMiB;
 
 // Shared state of one transfer: first error wins and stops everyone; the user's cancel flag is
 // mirrored into `stop` by a watcher so blocked requests notice it too.
