@@ -40,19 +40,15 @@ format-check:
 bench-transfer: build
 	$(PYTHON) bench/transfer/run.py --binary $(BUILD)/sdxl-tigris
 
-# The main job end to end on this machine: a tiny random SDXL-Lightning-style pipeline (made by
-# tools/make_tiny_sdxl.py) -> `sdxl-tigris generate` -> out/demo/demo.png.
+# The main job end to end on this machine, with no cloud account (tools/demo_serve.py): a local
+# SeaweedFS stands in for Tigris, `prepare-model` puts a tiny random SDXL-Lightning-style pipeline
+# into it, `serve` boots from the bucket, the seed's example request returns a presigned URL and
+# the image is fetched from it into out/demo/demo.png.
 DEMO_DIR ?= out/demo
 demo: build
-	@test -f $(DEMO_DIR)/tiny-lightning/model_index.json || \
-	  $(PYTHON) tools/make_tiny_sdxl.py --config lightning $(DEMO_DIR)/tiny-lightning
-	$(BUILD)/sdxl-tigris generate --model $(DEMO_DIR)/tiny-lightning \
-	  --prompt "a watercolor painting of a lighthouse at dawn" --seed 42 --width 256 --height 256 \
-	  --out $(DEMO_DIR)/demo.png
-	@echo "demo image: $(abspath $(DEMO_DIR)/demo.png) (random tiny weights: expect colourful noise)"
-	@echo "real SDXL-Lightning: prepare it once with \`sdxl-tigris prepare-model ByteDance/SDXL-Lightning ...\`"
-	@echo "  (or any local diffusers SDXL folder), then on a GPU:"
-	@echo "  $(BUILD)/sdxl-tigris generate --model <folder> --prompt \"A girl smiling\" --steps 4 --guidance 0 --out girl.png"
+	$(PYTHON) tools/demo_serve.py --binary $(BUILD)/sdxl-tigris --out $(DEMO_DIR)
+	@echo "real SDXL-Lightning: \`sdxl-tigris prepare-model ByteDance/SDXL-Lightning <bucket>\`, then on a GPU"
+	@echo "  host with the printed env: \`sdxl-tigris serve\` (README: Deployment)"
 
 bench-inference: build
 	$(PYTHON) bench/inference/run.py --binary $(BUILD)/sdxl-tigris

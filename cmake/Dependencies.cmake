@@ -15,6 +15,9 @@ find_package(ICU REQUIRED COMPONENTS uc)  # CLIP tokenizer: NFC, Unicode classes
 pkg_check_modules(WEBP REQUIRED IMPORTED_TARGET libwebp)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)
+# The server (src/serve) links Debian's libcpp-httplib.so: its pkg-config flags carry the
+# CPPHTTPLIB_*_SUPPORT defines the library was built with, which change its class layouts.
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 if(SDXL_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

@@ -11,14 +11,16 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <random>
 #include <string>
+#include <string_view>
 
 #include "cli/commands.h"
+#include "core/progress.h"
 #include "image/image.h"
-#include "sdxl/aspect_ratio.h"
+#include "loader/resolve_model.h"
 #include "sdxl/engine_loader.h"
 #include "sdxl/pipeline.h"
+#include "sdxl/request_shaping.h"
 
 namespace sdxl::cli {
 namespace {
@@ -68,6 +70,14 @@ core::Status WriteAtomically(const fs::path& path, const std::vector<uint8_t>& b
   return core::Status::Ok();
 }
 
+// Classifier-free guidance (the only use of the negative prompt) runs only when guidance > 1.
+void WarnIfNegativeUnused(double guidance, std::string_view where) {
+  if (guidance > 1.0) return;
+  spdlog::warn(
+      "--negative-prompt has no effect: guidance is {:g}{}; it is used only with --guidance > 1",
+      guidance, where);
+}
+
 int RunGenerate(const GenerateArgs& a, const CliContext& ctx) {
   // Output format: --format, else the --out extension, else PNG.
   std::string fmt_name = a.format;
@@ -87,22 +97,33 @@ int RunGenerate(const GenerateArgs& a, const CliContext& ctx) {
   }
 
   sdxl::PipelineLoadOptions lo;
-  lo.device = a.device == "cpu"    ? sdxl::DeviceKind::kCpu
-              : a.device == "cuda" ? sdxl::DeviceKind::kCuda
-                                   : sdxl::DeviceKind::kAuto;
-  lo.dtype = a.dtype == "fp32"   ? sdxl::ComputeDtype::kFloat32
-             : a.dtype == "fp16" ? sdxl::ComputeDtype::kFloat16
-             : a.dtype == "bf16" ? sdxl::ComputeDtype::kBFloat16
-                                 : sdxl::ComputeDtype::kAuto;
+  auto device = sdxl::ParseDevice(a.device);
+  if (!device.ok()) return ReportStatus(device.status());
+  auto dtype = sdxl::ParseDtype(a.dtype);
+  if (!dtype.ok()) return ReportStatus(dtype.status());
+  lo.device = *device;
+  lo.dtype = *dtype;
   lo.variant = a.variant;
-  auto engine = sdxl::EngineLibrary::Open(sdxl::LocateEngineLibrary(ctx.env));
+  if (a.negative_prompt && a.guidance) WarnIfNegativeUnused(*a.guidance, "");
+  // The engine library (LibTorch, CUDA) opens on its own thread while the model is resolved.
+  auto engine_future = sdxl::EngineLibrary::OpenAsync(sdxl::LocateEngineLibrary(ctx.env));
+  // --model: a local folder, s3://BUCKET/PATH (pulled into the cache), or empty for
+  // MODEL_BUCKET_NAME/MODEL_PATH (loader/resolve_model.h).
+  loader::PullOptions pull;
+  core::ProgressBar pull_bar("pull", 0, !ctx.quiet && core::ProgressBar::StderrIsTerminal());
+  pull.transfer.on_total = [&pull_bar](std::uint64_t t) { pull_bar.SetTotal(t); };
+  pull.transfer.on_progress = [&pull_bar](std::uint64_t n) { pull_bar.Add(n); };
+  auto model = loader::ResolveModel(a.model, ctx.env, pull);
+  pull_bar.Finish();
+  if (!model.ok()) return ReportStatus(model.status());
+  auto engine = engine_future.get();
   if (!engine.ok()) return ReportStatus(engine.status());
   if (ctx.verbose) {  // Describe() may initialize CUDA: only when asked
     spdlog::debug("SDXL engine {} ({}) loaded in {:.3f} s", (*engine)->path().string(),
                   (*engine)->engine().Describe(), (*engine)->load_seconds());
   }
   const auto t0 = std::chrono::steady_clock::now();
-  auto pipe = (*engine)->engine().LoadPipeline(a.model, lo);
+  auto pipe = (*engine)->engine().LoadPipeline(model->dir, lo);
   if (!pipe.ok()) return ReportStatus(pipe.status());
   const double load_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -114,26 +135,33 @@ int RunGenerate(const GenerateArgs& a, const CliContext& ctx) {
   req.guidance = a.guidance;
   req.num_outputs = a.num_outputs;
   req.prompt_weighting = a.prompt_weighting;
-  req.seed = a.seed ? *a.seed : std::random_device{}() & 0xFFFF;  // like the template: 16 bits
+  req.seed = a.seed ? *a.seed : sdxl::DrawSeed();  // like the template: 16 bits
+  if (a.negative_prompt && !a.guidance) {
+    WarnIfNegativeUnused((*pipe)->default_guidance(), " (the model's default)");
+  }
   if (!a.aspect_ratio.empty()) {
-    const int long_side = std::max((*pipe)->default_width(), (*pipe)->default_height());
-    auto size = sdxl::SizeForAspectRatio(a.aspect_ratio, long_side);
+    const sdxl::PipelineGeometry geometry{(*pipe)->default_width(), (*pipe)->default_height(),
+                                          (*pipe)->size_multiple()};
+    auto size = sdxl::SizeForAspectRatio(a.aspect_ratio, geometry);
     if (!size.ok()) return ReportStatus(size.status());
-    // Round down to what the VAE accepts (tiny models use scale factors other than 8).
-    const int m = (*pipe)->size_multiple();
-    req.width = std::max(m, size->width / m * m);
-    req.height = std::max(m, size->height / m * m);
+    req.width = size->width;
+    req.height = size->height;
   } else {
     req.width = a.width.value_or(0);
     req.height = a.height.value_or(0);
   }
   const bool quiet = ctx.quiet;
   if (!quiet) {
-    std::fprintf(stderr, "loaded %s on %s (%s) in %.1f s\n", a.model.c_str(),
+    std::fprintf(stderr, "loaded %s on %s (%s) in %.1f s\n", model->dir.string().c_str(),
                  (*pipe)->device_name().c_str(), (*pipe)->dtype_name().c_str(), load_s);
-    req.on_step = [](int step, int total) {
-      std::fprintf(stderr, "\rstep %d/%d", step, total);
-      if (step == total) std::fprintf(stderr, "\n");
+    // One line rewritten in place on a terminal; one line per step in logs and pipes.
+    req.on_step = [tty = core::ProgressBar::StderrIsTerminal()](int step, int total) {
+      if (tty) {
+        std::fprintf(stderr, "\rstep %d/%d", step, total);
+        if (step == total) std::fprintf(stderr, "\n");
+      } else {
+        std::fprintf(stderr, "step %d/%d\n", step, total);
+      }
       return true;
     };
   }
@@ -162,13 +190,26 @@ int RunGenerate(const GenerateArgs& a, const CliContext& ctx) {
   return 0;
 }
 
+// A CLI11 check that accepts what `parse` accepts, with its error message.
+template <typename T>
+CLI::Validator ParsedBy(core::Result<T> (*parse)(std::string_view), std::string description) {
+  return CLI::Validator(
+      [parse](std::string& value) -> std::string {
+        auto r = parse(value);
+        return r.ok() ? std::string() : r.status().message();
+      },
+      std::move(description));
+}
+
 }  // namespace
 
 void AddGenerateCommand(CLI::App& app, CliContext& ctx, Action* run) {
   auto a = std::make_shared<GenerateArgs>();
   auto* cmd =
       app.add_subcommand("generate", "Text-to-image with SDXL from a local diffusers folder");
-  cmd->add_option("--model", a->model, "Diffusers SDXL pipeline folder")->required();
+  cmd->add_option("--model", a->model,
+                  "Diffusers SDXL pipeline folder or s3://BUCKET/PATH (pulled into the cache; "
+                  "default: s3://$MODEL_BUCKET_NAME/$MODEL_PATH)");
   cmd->add_option("--prompt", a->prompt, "The prompt")->required();
   cmd->add_option("--negative-prompt", a->negative_prompt, "What to avoid (needs guidance > 1)");
   cmd->add_option("--steps", a->steps,
@@ -197,9 +238,9 @@ void AddGenerateCommand(CLI::App& app, CliContext& ctx, Action* run) {
   cmd->add_option("--out", a->out, "Output file; x.png becomes x-0.png, x-1.png, ... when N > 1")
       ->required();
   cmd->add_option("--device", a->device, "auto, cpu or cuda")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+      ->check(ParsedBy(sdxl::ParseDevice, "auto|cpu|cuda"));
   cmd->add_option("--dtype", a->dtype, "auto (fp16 on CUDA, fp32 on CPU), fp32, fp16 or bf16")
-      ->check(CLI::IsMember({"auto", "fp32", "fp16", "bf16"}));
+      ->check(ParsedBy(sdxl::ParseDtype, "auto|fp32|fp16|bf16"));
   cmd->add_option("--variant", a->variant, "Weights variant, e.g. fp16 (*.fp16.safetensors)");
   cmd->add_flag("--prompt-weighting", a->prompt_weighting,
                 "Compel syntax ((words)1.2, word+, word-) and prompts longer than 77 tokens");

@@ -13,8 +13,12 @@ void AddLsCommand(CLI::App& app, CliContext& ctx, Action* run);
 void AddCpCommand(CLI::App& app, CliContext& ctx, Action* run);
 void AddRmCommand(CLI::App& app, CliContext& ctx, Action* run);
 void AddPresignCommand(CLI::App& app, CliContext& ctx, Action* run);
+// pull: a model from S3 into the local cache (loader library; cmd_pull.cc).
+void AddPullCommand(CLI::App& app, CliContext& ctx, Action* run);
 // generate: always present; it loads the engine library (LibTorch) when it runs.
 void AddGenerateCommand(CLI::App& app, CliContext& ctx, Action* run);  // cmd_generate.cc
+// serve: the Cog-compatible prediction server (serve library).
+void AddServeCommand(CLI::App& app, CliContext& ctx, Action* run);  // cmd_serve.cc
 #ifdef SDXL_HAVE_PREPARE
 void AddPrepareModelCommand(CLI::App& app, CliContext& ctx, Action* run);
 #endif

@@ -30,12 +30,14 @@ int main(int argc, char** argv) {
   Action run;
   AddVersionCommand(app, ctx, &run);
   AddGenerateCommand(app, ctx, &run);
+  AddServeCommand(app, ctx, &run);
   AddTokenizeCommand(app, ctx, &run);
   AddMbCommand(app, ctx, &run);
   AddLsCommand(app, ctx, &run);
   AddCpCommand(app, ctx, &run);
   AddRmCommand(app, ctx, &run);
   AddPresignCommand(app, ctx, &run);
+  AddPullCommand(app, ctx, &run);
 #ifdef SDXL_HAVE_PREPARE
   AddPrepareModelCommand(app, ctx, &run);
 #endif

@@ -28,11 +28,12 @@ std::vector<std::string> AspectRatioNames() {
   return out;
 }
 
-core::Result<ImageSize> SizeForAspectRatio(std::string_view ratio, int long_side) {
+core::Result<ImageSize> SizeForAspectRatio(std::string_view ratio, int long_side, int multiple) {
   for (const auto& e : kRatios) {
     if (e.name != ratio) continue;
     const double scale = static_cast<double>(long_side) / std::max(e.width, e.height);
-    auto fit = [&](int v) { return std::max(32, static_cast<int>(v * scale) / 32 * 32); };
+    const int m = std::max(1, multiple);
+    auto fit = [&](int v) { return std::max(m, static_cast<int>(v * scale) / m * m); };
     return ImageSize{fit(e.width), fit(e.height)};
   }
   std::string names;

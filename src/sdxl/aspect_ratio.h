@@ -2,8 +2,9 @@
 // The seed template's aspect ratios (1:1, 16:9, 21:9, 3:2, 2:3, 4:5, 5:4, 9:16, 9:21, 4:3, 3:4).
 //
 // Each named ratio has a base size (e.g. 16:9 -> 1408x832); it is scaled so the longer side is
-// `long_side` (1024 for SDXL) and each side rounded down to a multiple of 32, as the template does.
-// Pure functions, thread-safe.
+// `long_side` (1024 for SDXL) and each side rounded down to a multiple of `multiple` (at least
+// `multiple`); the template rounds to 32. Pure functions, thread-safe. For sizes that fit a loaded
+// pipeline see sdxl/request_shaping.h.
 
 #include <string>
 #include <string_view>
@@ -20,7 +21,7 @@ struct ImageSize {
 
 // InvalidArgument (listing the accepted names) for an unknown ratio.
 [[nodiscard]] core::Result<ImageSize> SizeForAspectRatio(std::string_view ratio,
-                                                         int long_side = 1024);
+                                                         int long_side = 1024, int multiple = 32);
 // The accepted names, in the template's order.
 std::vector<std::string> AspectRatioNames();
 

@@ -24,6 +24,16 @@ TEST(AspectRatio, ScalesLongSideTo1024AndRoundsDownTo32) {
   EXPECT_EQ(s->width, 192);  // 640 * 512/1536 = 213.3 -> 192
 }
 
+TEST(AspectRatio, OtherMultiples) {
+  auto s = SizeForAspectRatio("3:2", 64, 8);  // 1216x832 -> 64 x 43.8
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->width, 64);
+  EXPECT_EQ(s->height, 40);
+  s = SizeForAspectRatio("21:9", 64, 32);  // 26.7 rounds to 0: the multiple is the minimum
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->height, 32);
+}
+
 TEST(AspectRatio, UnknownRatioListsChoices) {
   auto s = SizeForAspectRatio("7:3");
   ASSERT_FALSE(s.ok());

@@ -1,10 +1,13 @@
 // Torch-free stand-ins for libsdxl-engine.so, built as three modules for engine_loader_test:
-//   SDXL_FAKE_ENGINE_OK          a working engine whose pipelines return a 2x1 image
+//   SDXL_FAKE_ENGINE_OK          a working engine whose pipelines return 2x1 images
 //   SDXL_FAKE_ENGINE_STALE_ABI   entry points present, ABI tag of an older build
 //   SDXL_FAKE_ENGINE_NO_SYMBOLS  a shared library without the entry points
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "sdxl/engine.h"
 
@@ -18,10 +21,20 @@ class FakePipeline final : public EnginePipeline {
  public:
   core::Result<GenerateResult> Generate(const GenerateRequest& request) override {
     if (request.prompt.empty()) return core::InvalidArgument("empty prompt");
+    // request.steps steps (default 1), 100 ms each when the prompt starts with "slow" (server
+    // tests: busy, cancel, shutdown), one 2x1 image per output.
+    const int steps = request.steps.value_or(1);
+    const bool slow = request.prompt.rfind("slow", 0) == 0;
     GenerateResult r;
-    r.steps = 1;
-    r.images.push_back({2, 1, {1, 2, 3, 4, 5, 6}});
-    if (request.on_step) request.on_step(1, 1);
+    r.steps = steps;
+    for (int i = 1; i <= steps; ++i) {
+      if (slow) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      r.timings.step_s.push_back(slow ? 0.1 : 0.0);
+      if (request.on_step && !request.on_step(i, steps)) return core::Cancelled("cancelled");
+    }
+    for (int i = 0; i < std::max(1, request.num_outputs); ++i) {
+      r.images.push_back({2, 1, {1, 2, 3, 4, 5, 6}});
+    }
     return r;
   }
   int default_steps() const override { return 4; }

@@ -265,13 +265,21 @@ core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectIn
       return run.Fail(core::DataLoss(store.DescribeKey(item.info.key) + ": range at " +
                                      std::to_string(range.offset) + " came back short"));
     }
-    std::lock_guard<std::mutex> lock(item.mu);
-    if (--item.remaining == 0) {
-      core::Status fst = FinishItem(item);
-      if (!fst.ok()) {
-        item.failed = true;
-        run.Fail(fst);
+    bool finished = false;
+    {
+      std::lock_guard<std::mutex> lock(item.mu);
+      if (--item.remaining == 0) {
+        core::Status fst = FinishItem(item);
+        if (!fst.ok()) {
+          item.failed = true;
+          return run.Fail(fst);
+        }
+        finished = true;
       }
+    }
+    if (finished && options.on_downloaded) {
+      core::Status cst = options.on_downloaded(item.info, item.dest);
+      if (!cst.ok()) run.Fail(cst);
     }
   });
 
@@ -490,6 +498,19 @@ core::Result<TransferStats> DownloadPrefix(ObjectStore& store, std::string_view 
   if (objects.empty()) {
     return core::NotFound("no objects under " + store.DescribeKey(prefix) +
                           "; check the prefix (ls lists what exists)");
+  }
+  return RunDownload(store, std::move(objects), std::move(dests), options);
+}
+
+core::Result<TransferStats> DownloadObjects(ObjectStore& store, std::vector<DownloadJob> jobs,
+                                            const TransferOptions& options) {
+  std::vector<ObjectInfo> objects;
+  std::vector<fs::path> dests;
+  objects.reserve(jobs.size());
+  dests.reserve(jobs.size());
+  for (auto& job : jobs) {
+    objects.push_back(std::move(job.object));
+    dests.push_back(std::move(job.destination));
   }
   return RunDownload(store, std::move(objects), std::move(dests), options);
 }

@@ -46,6 +46,12 @@ struct TransferOptions {
   const std::atomic<bool>* cancel = nullptr;  // set to stop: temp files and uploads are cleaned
   bool overwrite = true;                      // false: existing destination files are an error
   bool direct_io = true;  // downloads: write large files with O_DIRECT when the file system can
+  // Downloads: called from a worker thread as soon as one object's file is complete under its
+  // destination name (other objects may still be in flight), e.g. to verify it while the rest
+  // arrives. A non-OK status fails the whole transfer; the file is the callee's by then (the
+  // engine does not delete it).
+  std::function<core::Status(const ObjectInfo& object, const std::filesystem::path& file)>
+      on_downloaded;
 };
 
 struct TransferStats {
@@ -64,6 +70,15 @@ core::Result<TransferStats> DownloadFile(ObjectStore& store, std::string_view ke
 core::Result<TransferStats> DownloadPrefix(ObjectStore& store, std::string_view prefix,
                                            const std::filesystem::path& directory,
                                            const TransferOptions& options);
+// Objects already listed (key, size and ETag known: no HEAD) -> the given files, all on the same
+// workers. Each object's ETag is sent as If-Match, so an object replaced since it was listed fails
+// with FailedPrecondition instead of mixing versions.
+struct DownloadJob {
+  ObjectInfo object;
+  std::filesystem::path destination;
+};
+core::Result<TransferStats> DownloadObjects(ObjectStore& store, std::vector<DownloadJob> jobs,
+                                            const TransferOptions& options);
 // Local file -> object.
 core::Result<TransferStats> UploadFile(ObjectStore& store, const std::filesystem::path& source,
                                        std::string_view key, const TransferOptions& options);

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -172,6 +174,54 @@ TEST_F(TransferTest, ObjectChangedDuringDownloadFailsCleanly) {
   EXPECT_EQ(down.status().code(), core::Code::kFailedPrecondition);
   EXPECT_FALSE(fs::exists(dir_ / "k.bin"));
   EXPECT_TRUE(TempFilesUnder(dir_).empty());
+}
+
+TEST_F(TransferTest, DownloadObjectsUsesListedInfoAndReportsEachFile) {
+  ASSERT_TRUE(store_->Put("m/a.bin", RandomBytes(3 * kMiB + 5, 7)).ok());
+  ASSERT_TRUE(store_->Put("m/sub/b.bin", RandomBytes(100, 8)).ok());
+  ASSERT_TRUE(store_->Put("m/empty", "").ok());
+  auto listed = store_->List("m/");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 3u);
+  std::vector<DownloadJob> jobs;
+  for (const auto& o : *listed) jobs.push_back({o, dir_ / "out" / ("x-" + o.key.substr(2))});
+  TransferOptions o;
+  o.range_size = 1 * kMiB;
+  o.concurrency = 3;
+  std::mutex mu;
+  std::map<std::string, std::string> seen;  // key -> content when reported
+  o.on_downloaded = [&](const ObjectInfo& info, const fs::path& file) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen[info.key] = ReadFile(file);
+    return core::Status::Ok();
+  };
+  auto down = DownloadObjects(*store_, jobs, o);
+  ASSERT_TRUE(down.ok()) << down.status().ToString();
+  EXPECT_EQ(down->objects, 3u);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen["m/a.bin"], RandomBytes(3 * kMiB + 5, 7));
+  EXPECT_EQ(seen["m/sub/b.bin"], RandomBytes(100, 8));
+  EXPECT_EQ(seen["m/empty"], "");
+  EXPECT_EQ(ReadFile(dir_ / "out" / "x-sub/b.bin"), RandomBytes(100, 8));
+
+  // A callback failure fails the transfer with its status; nothing partial is left.
+  o.on_downloaded = [&](const ObjectInfo& info, const fs::path& file) {
+    fs::remove(file);
+    return core::DataLoss(info.key + " is corrupt");
+  };
+  o.concurrency = 1;
+  auto bad = DownloadObjects(*store_, jobs, o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), core::Code::kDataLoss);
+  EXPECT_TRUE(TempFilesUnder(dir_).empty());
+
+  // An object replaced after it was listed: the listed ETag no longer matches.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(store_->Put("m/sub/b.bin", RandomBytes(100, 9)).ok());
+  o.on_downloaded = nullptr;
+  auto stale = DownloadObjects(*store_, {jobs[2]}, o);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.status().code(), core::Code::kFailedPrecondition);
 }
 
 TEST_F(TransferTest, MissingObjectsAndEmptyPrefixesAreClearErrors) {

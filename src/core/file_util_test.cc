@@ -1,0 +1,104 @@
+#include "core/file_util.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace sdxl::core {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FileUtilTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("sdxl-file-util-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::vector<std::string> Names() const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(dir_)) {
+      out.push_back(e.path().lexically_relative(dir_).string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(FileUtilTest, WritesCreatesParentsAndReplaces) {
+  const fs::path p = dir_ / "a" / "b" / "state.json";
+  ASSERT_TRUE(WriteFileAtomically(p, "first").ok());
+  auto text = ReadFile(p);
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  EXPECT_EQ(*text, "first");
+  ASSERT_TRUE(WriteFileAtomically(p, std::string(200000, 'x')).ok());
+  text = ReadFile(p);
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, std::string(200000, 'x'));
+  ASSERT_TRUE(WriteFileAtomically(p, "").ok());
+  EXPECT_EQ(*ReadFile(p), "");
+  // No temporary file is left next to it.
+  EXPECT_EQ(Names(), (std::vector<std::string>{"a", "a/b", "a/b/state.json"}));
+}
+
+TEST_F(FileUtilTest, BinaryContentRoundTrips) {
+  std::string data;
+  for (int i = 0; i < 1000; ++i) data.push_back(static_cast<char>(i & 0xFF));
+  ASSERT_TRUE(WriteFileAtomically(dir_ / "bin", data).ok());
+  EXPECT_EQ(*ReadFile(dir_ / "bin"), data);
+}
+
+TEST_F(FileUtilTest, FailureLeavesTargetUntouchedAndNoTemp) {
+  const fs::path p = dir_ / "keep.txt";
+  ASSERT_TRUE(WriteFileAtomically(p, "old").ok());
+  // The target is a directory: the rename fails, the temp file is removed.
+  const fs::path d = dir_ / "sub";
+  fs::create_directories(d / "x");
+  const Status st = WriteFileAtomically(d, "new");
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find(d.string()), std::string::npos) << st.message();
+  EXPECT_EQ(*ReadFile(p), "old");
+  EXPECT_EQ(Names(), (std::vector<std::string>{"keep.txt", "sub", "sub/x"}));
+}
+
+TEST_F(FileUtilTest, ReadErrors) {
+  auto missing = ReadFile(dir_ / "nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), Code::kNotFound);
+  EXPECT_NE(missing.status().message().find("nope"), std::string::npos);
+
+  auto dir = ReadFile(dir_);
+  ASSERT_FALSE(dir.ok());
+  EXPECT_EQ(dir.status().code(), Code::kInvalidArgument);
+
+  ASSERT_TRUE(WriteFileAtomically(dir_ / "big", std::string(100, 'b')).ok());
+  auto big = ReadFile(dir_ / "big", 99);
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.status().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(ReadFile(dir_ / "big", 100).ok());
+}
+
+TEST_F(FileUtilTest, UnwritableDirectoryIsAnError) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
+  const fs::path ro = dir_ / "ro";
+  fs::create_directories(ro);
+  ::chmod(ro.c_str(), 0555);
+  const Status st = WriteFileAtomically(ro / "f", "x");
+  ::chmod(ro.c_str(), 0755);
+  EXPECT_EQ(st.code(), Code::kPermissionDenied) << st.ToString();
+}
+
+}  // namespace
+}  // namespace sdxl::core

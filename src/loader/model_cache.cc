@@ -1,0 +1,451 @@
+#include "loader/model_cache.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "core/file_util.h"
+#include "core/hash.h"
+#include "core/progress.h"
+#include "core/thread_pool.h"
+#include "loader/cache_lock.h"
+#include "loader/cache_state.h"
+#include "storage/local_object_store.h"
+#include "weights/manifest.h"
+
+namespace sdxl::loader {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+constexpr std::string_view kModelIndex = "model_index.json";
+// prepare-model's upload journal (src/prepare/prepare.cc): present while an upload runs or after
+// one was interrupted; the manifest replaces it when the upload completes.
+constexpr std::string_view kUploadJournal = ".sdxl-tigris-upload.json";
+// A downloaded file waiting for its SHA-256 check, next to its final name.
+constexpr std::string_view kUnverifiedSuffix = ".sdxl-unverified";
+
+// One file of the model as the bucket has it.
+struct Want {
+  std::string rel;             // relative path in the model (and in the cache folder)
+  storage::ObjectInfo object;  // full key, size, ETag
+  std::string sha256;          // expected digest (manifest); empty without a manifest
+};
+
+// What the bucket holds under the model's prefix.
+struct Remote {
+  std::map<std::string, storage::ObjectInfo> objects;  // relative path -> listing entry
+  std::optional<weights::Manifest> manifest;
+  std::string manifest_json;  // the manifest's bytes, copied into the cache folder
+};
+
+core::Result<Remote> ReadRemote(storage::ObjectStore& store, const ModelRef& ref) {
+  const std::string uri = ToUri(ref);
+  const std::string base = ref.prefix.empty() ? "" : ref.prefix + "/";
+  auto listing = store.List(base);
+  if (!listing.ok()) {
+    if (listing.status().service_code() == "NoSuchBucket") {
+      return core::NotFound("s3://" + ref.bucket +
+                            ": bucket does not exist; check the bucket name (in the URL or "
+                            "MODEL_BUCKET_NAME) and the endpoint (AWS_ENDPOINT_URL_S3 or "
+                            "--endpoint-url)");
+    }
+    return listing.status();
+  }
+  std::vector<storage::ObjectInfo> listed = std::move(*listing);
+  Remote remote;
+  for (auto& o : listed) {
+    if (o.key.ends_with('/') || o.key.size() <= base.size()) continue;  // "folder" markers
+    std::string rel = o.key.substr(base.size());
+    if (IsCacheBookkeepingName(rel)) continue;
+    if (rel.find(storage::kTempMarker) != std::string::npos) continue;
+    remote.objects.emplace(std::move(rel), std::move(o));
+  }
+  if (remote.objects.empty()) {
+    return core::NotFound("nothing under " + uri +
+                          "/: check the bucket and path (MODEL_PATH); `sdxl-tigris ls s3://" +
+                          ref.bucket + "/` lists what exists");
+  }
+  const auto m = remote.objects.find(std::string(weights::kManifestFileName));
+  if (m != remote.objects.end()) {
+    storage::ReadOptions ro;
+    ro.if_match = m->second.etag;
+    auto text = store.GetObject(m->second.key, ro);
+    if (!text.ok()) return text.status().Annotate("reading " + uri + "/" + m->first);
+    auto parsed = weights::ParseManifest(*text);
+    if (!parsed.ok()) {
+      return core::DataLoss(uri + "/" + m->first + " is not a valid manifest (" +
+                            parsed.status().message() + "); rerun prepare-model to rewrite it");
+    }
+    remote.manifest = std::move(*parsed);
+    remote.manifest_json = std::move(*text);
+  } else if (remote.objects.count(std::string(kUploadJournal))) {
+    return core::FailedPrecondition(
+        uri +
+        " is being uploaded by prepare-model, or its upload was interrupted (an upload "
+        "journal but no manifest yet); wait for it to finish or rerun prepare-model");
+  }
+  const bool has_index = remote.manifest ? remote.manifest->Find(kModelIndex) != nullptr
+                                         : remote.objects.count(std::string(kModelIndex)) > 0;
+  if (!has_index) {
+    std::string hint =
+        "; point the URL (or MODEL_PATH) at the folder that holds model_index.json, as "
+        "prepare-model printed it";
+    std::string best;
+    for (const auto& [rel, o] : remote.objects) {
+      if (rel.ends_with("/" + std::string(kModelIndex)) &&
+          (best.empty() || rel.size() < best.size()))
+        best = rel;
+    }
+    if (!best.empty()) {
+      hint = "; did you mean " + uri + "/" + best.substr(0, best.size() - kModelIndex.size() - 1) +
+             "?";
+    }
+    return core::NotFound(uri + " holds no model_index.json, so it is not a diffusers pipeline" +
+                          hint);
+  }
+  return remote;
+}
+
+core::Result<std::vector<Want>> PlanWants(const Remote& remote, const std::string& uri) {
+  std::vector<Want> wants;
+  if (remote.manifest) {
+    for (const auto& e : remote.manifest->files) {
+      const auto it = remote.objects.find(e.path);
+      if (it == remote.objects.end()) {
+        return core::DataLoss(uri + "/" + e.path +
+                              " is in the manifest but not in the bucket: the upload is "
+                              "incomplete; rerun prepare-model");
+      }
+      if (it->second.size != e.size) {
+        return core::DataLoss(uri + "/" + e.path + " is " + std::to_string(it->second.size) +
+                              " bytes in the bucket but the manifest says " +
+                              std::to_string(e.size) +
+                              ": the bucket copy is damaged or was replaced; rerun prepare-model");
+      }
+      wants.push_back({e.path, it->second, e.sha256});
+    }
+    return wants;
+  }
+  for (const auto& [rel, o] : remote.objects) {
+    if (!weights::IsSafeManifestPath(rel)) {
+      return core::InvalidArgument("object " + uri + "/" + rel +
+                                   " would escape or collapse the cache folder; refusing to pull "
+                                   "it (rename it in the bucket)");
+    }
+    wants.push_back({rel, o, ""});
+  }
+  return wants;
+}
+
+CacheState LoadState(const fs::path& dir, const std::string& uri) {
+  CacheState empty;
+  empty.source = uri;
+  auto text = core::ReadFile(dir / kCacheStateFileName, 64ull << 20);
+  if (!text.ok()) return empty;
+  auto state = ParseCacheState(*text);
+  if (!state.ok() || state->source != uri) {
+    spdlog::warn("cache state in {} is unreadable; cached files will be checked again",
+                 dir.string());
+    return empty;
+  }
+  return std::move(*state);
+}
+
+fs::path UnverifiedPath(const fs::path& final_path) {
+  return final_path.parent_path() /
+         ("." + final_path.filename().string() + std::string(kUnverifiedSuffix));
+}
+
+// Deletes what interrupted pulls left in the folders the model's files live in: transfer temp
+// files and downloads that were never verified. Only called with the lock held.
+void RemoveLeftovers(const fs::path& dir, const std::vector<Want>& wants) {
+  std::set<fs::path> folders{dir};
+  for (const auto& w : wants) folders.insert((dir / w.rel).parent_path());
+  for (const auto& folder : folders) {
+    std::error_code ec;
+    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (name.find(storage::kTempMarker) != std::string::npos ||
+          (name.starts_with('.') && name.ends_with(kUnverifiedSuffix))) {
+        std::error_code rm;
+        fs::remove(it->path(), rm);
+      }
+    }
+  }
+}
+
+core::Status CheckFreeSpace(const fs::path& dir, std::uint64_t needed) {
+  struct statvfs vfs {};
+  if (needed == 0 || ::statvfs(dir.c_str(), &vfs) != 0) return core::Status::Ok();
+  const std::uint64_t avail = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  if (avail >= needed) return core::Status::Ok();
+  return core::Status(core::Code::kUnavailable,
+                      "not enough disk space in " + dir.string() + ": the model needs " +
+                          core::FormatBytes(static_cast<double>(needed)) + " more, " +
+                          core::FormatBytes(static_cast<double>(avail)) +
+                          " is free; free some space or point MODEL_CACHE_DIR (--cache) at a "
+                          "larger disk");
+}
+
+bool Exists(const fs::path& p) {
+  std::error_code ec;
+  return fs::exists(p, ec);
+}
+
+}  // namespace
+
+fs::path DefaultCacheRoot(const core::Environment& env) {
+  if (auto dir = env.Get("MODEL_CACHE_DIR")) return fs::path(*dir);
+  if (auto xdg = env.Get("XDG_CACHE_HOME")) return fs::path(*xdg) / "sdxl-tigris" / "models";
+  return fs::path(env.Home()) / ".cache" / "sdxl-tigris" / "models";
+}
+
+fs::path ModelCacheDir(const fs::path& cache_root, const ModelRef& ref) {
+  fs::path dir = cache_root / ref.bucket;
+  if (!ref.prefix.empty()) dir /= ref.prefix;
+  return dir;
+}
+
+bool IsIncompleteCacheDir(const fs::path& dir) {
+  return Exists(dir / kCacheStateFileName) && !Exists(dir / kCompleteMarkerName);
+}
+
+core::Result<PulledModel> PullModel(storage::ObjectStore& store, const ModelRef& ref,
+                                    const PullOptions& options) {
+  const auto t_start = Clock::now();
+  SDXL_RETURN_IF_ERROR(ValidateModelRef(ref));
+  if (options.cache_root.empty()) {
+    return core::InvalidArgument("no cache folder given; set MODEL_CACHE_DIR or pass --cache");
+  }
+  const std::string uri = ToUri(ref);
+  std::error_code ec;
+  const fs::path dir = fs::absolute(ModelCacheDir(options.cache_root, ref), ec);
+  if (ec) return core::ErrnoStatus("cannot resolve " + options.cache_root.string(), ec.value());
+  const fs::path lock_path = dir.parent_path() / (dir.filename().string() + ".lock");
+  PulledModel result;
+  result.dir = dir;
+  // 1. What the bucket holds. Read before taking the lock, so that a wrong bucket or path leaves
+  // nothing behind in the cache; read again if another pull made us wait (it may have taken long).
+  auto t_list = Clock::now();
+  SDXL_ASSIGN_OR_RETURN(Remote remote, ReadRemote(store, ref));
+  result.timings.list_s = Since(t_list);
+  bool waited = false;
+  const auto on_wait = [&] {
+    waited = true;
+    spdlog::info("another process is pulling {} into {}; waiting for it", uri, dir.string());
+  };
+  SDXL_ASSIGN_OR_RETURN(CacheLock lock,
+                        CacheLock::Acquire(lock_path, options.transfer.cancel, on_wait));
+  if (waited) {
+    t_list = Clock::now();
+    SDXL_ASSIGN_OR_RETURN(remote, ReadRemote(store, ref));
+    result.timings.list_s += Since(t_list);
+  }
+  result.had_manifest = remote.manifest.has_value();
+
+  // 2. What the cache can keep.
+  const auto t_plan = Clock::now();
+  SDXL_ASSIGN_OR_RETURN(std::vector<Want> wants, PlanWants(remote, uri));
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return core::ErrnoStatus("cannot create the cache folder " + dir.string() +
+                                 " (set MODEL_CACHE_DIR or --cache to a writable folder)",
+                             ec.value());
+  }
+  CacheState state = LoadState(dir, uri);
+  const bool verify = options.verify_hashes && remote.manifest.has_value();
+  enum class Action { kDownload, kReuse, kHash };
+  std::vector<Action> actions(wants.size(), Action::kDownload);
+  std::vector<FileStamp> stamps(wants.size());
+  for (std::size_t i = 0; i < wants.size(); ++i) {
+    const Want& w = wants[i];
+    SDXL_ASSIGN_OR_RETURN(std::optional<FileStamp> stamp, StampOf(dir / w.rel));
+    if (!stamp || stamp->size != w.object.size) continue;
+    stamps[i] = *stamp;
+    const auto rec = state.files.find(w.rel);
+    const bool same_file = rec != state.files.end() && rec->second.stamp == *stamp &&
+                           rec->second.size == w.object.size;
+    // With a manifest: verified against this very digest before (or, when verification is off,
+    // downloaded from the same object version). Without one: the same object version.
+    const bool verified = !w.sha256.empty() && same_file && rec->second.sha256 == w.sha256;
+    const bool same_version = same_file && rec->second.etag == w.object.etag;
+    if (remote.manifest ? (verified || (!verify && same_version)) : same_version) {
+      actions[i] = Action::kReuse;
+    } else if (verify) {
+      actions[i] = Action::kHash;  // e.g. written by an interrupted pull, or touched since
+    }
+  }
+  bool state_changed = false;
+  {
+    std::vector<std::size_t> to_hash;
+    for (std::size_t i = 0; i < wants.size(); ++i) {
+      if (actions[i] == Action::kHash) to_hash.push_back(i);
+    }
+    std::vector<core::Result<std::string>> digests(to_hash.size(), core::Internal("not hashed"));
+    const std::size_t threads = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 8);
+    core::ParallelFor(to_hash.size(), threads, [&](std::size_t k) {
+      digests[k] = core::Sha256FileHex((dir / wants[to_hash[k]].rel).string());
+    });
+    for (std::size_t k = 0; k < to_hash.size(); ++k) {
+      const std::size_t i = to_hash[k];
+      if (digests[k].ok() && *digests[k] == wants[i].sha256) {
+        actions[i] = Action::kReuse;
+        state.files[wants[i].rel] = {wants[i].object.size, wants[i].object.etag, wants[i].sha256,
+                                     stamps[i]};
+        state_changed = true;
+      } else {
+        actions[i] = Action::kDownload;
+        spdlog::debug("{}: cached copy does not match the manifest; fetching it again",
+                      wants[i].rel);
+      }
+    }
+  }
+  std::set<std::string> wanted;
+  for (const auto& w : wants) wanted.insert(w.rel);
+  std::vector<std::string> stale;  // files of an older version of the model
+  for (const auto& [rel, rec] : state.files) {
+    if (!wanted.count(rel) && weights::IsSafeManifestPath(rel)) stale.push_back(rel);
+  }
+  const fs::path manifest_copy = dir / std::string(weights::kManifestFileName);
+  bool manifest_copy_current;
+  if (remote.manifest) {
+    auto cached = core::ReadFile(manifest_copy, 256ull << 20);
+    manifest_copy_current = cached.ok() && *cached == remote.manifest_json;
+  } else {
+    manifest_copy_current = !Exists(manifest_copy);
+  }
+  std::vector<std::size_t> downloads;
+  std::uint64_t download_bytes = 0;
+  for (std::size_t i = 0; i < wants.size(); ++i) {
+    if (actions[i] == Action::kReuse) {
+      ++result.stats.files_reused;
+      result.stats.bytes_reused += wants[i].object.size;
+    } else {
+      downloads.push_back(i);
+      download_bytes += wants[i].object.size;
+    }
+  }
+  const fs::path marker = dir / kCompleteMarkerName;
+  const bool need_work = !downloads.empty() || !stale.empty() || state_changed ||
+                         !manifest_copy_current || !Exists(marker);
+  if (!need_work) {
+    result.timings.plan_s = Since(t_plan);
+    result.timings.total_s = Since(t_start);
+    return result;
+  }
+  // From here on the folder changes: it is not ready until the marker is written again.
+  if (::unlink(marker.c_str()) != 0 && errno != ENOENT) {
+    return core::ErrnoStatus("cannot update the cache folder " + dir.string(), errno);
+  }
+  RemoveLeftovers(dir, wants);
+  // Files of an older version, and cached copies about to be replaced (outdated, damaged or
+  // unverified): none of them may sit under a final name while the folder is being updated.
+  for (const std::size_t i : downloads) stale.push_back(wants[i].rel);
+  for (const auto& rel : stale) {
+    std::error_code rm;
+    fs::remove(dir / rel, rm);
+    if (rm) return core::ErrnoStatus("cannot remove " + (dir / rel).string(), rm.value());
+    if (state.files.erase(rel) > 0) state_changed = true;
+  }
+  std::mutex state_mu;  // guards `state` and its file from here on
+  if (state_changed) {
+    SDXL_RETURN_IF_ERROR(
+        core::WriteFileAtomically(dir / kCacheStateFileName, CacheStateToJson(state)));
+  }
+  result.timings.plan_s = Since(t_plan);
+
+  // 3. Downloads, each file verified as it lands.
+  const auto t_transfer = Clock::now();
+  if (!downloads.empty()) {
+    SDXL_RETURN_IF_ERROR(CheckFreeSpace(dir, download_bytes));
+    std::vector<storage::DownloadJob> jobs;
+    std::map<std::string, std::size_t> by_key;
+    for (const std::size_t i : downloads) {
+      const fs::path final_path = dir / wants[i].rel;
+      jobs.push_back({wants[i].object, verify ? UnverifiedPath(final_path) : final_path});
+      by_key.emplace(wants[i].object.key, i);
+    }
+    std::atomic<std::int64_t> verify_ns{0};
+    storage::TransferOptions topts = options.transfer;
+    topts.on_downloaded = [&](const storage::ObjectInfo& object,
+                              const fs::path& file) -> core::Status {
+      const Want& w = wants[by_key.at(object.key)];
+      const fs::path final_path = dir / w.rel;
+      if (verify) {
+        const auto t_hash = Clock::now();
+        auto digest = core::Sha256FileHex(file.string());
+        verify_ns +=
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t_hash).count();
+        if (!digest.ok() || *digest != w.sha256) {
+          ::unlink(file.c_str());
+          if (!digest.ok()) return digest.status().Annotate("verifying " + file.string());
+          return core::DataLoss(uri + "/" + w.rel + ": SHA-256 " + *digest +
+                                " does not match the manifest's " + w.sha256 +
+                                ": the object is corrupt in the bucket or changed during "
+                                "download; rerun (if it persists, rerun prepare-model)");
+        }
+        if (::rename(file.c_str(), final_path.c_str()) != 0) {
+          const int err = errno;
+          ::unlink(file.c_str());
+          return core::ErrnoStatus("cannot rename " + file.string() + " to " + final_path.string(),
+                                   err);
+        }
+      }
+      auto stamp = StampOf(final_path);
+      if (!stamp.ok()) return stamp.status();
+      if (!stamp->has_value()) {
+        return core::Internal(final_path.string() + " vanished right after its download");
+      }
+      std::lock_guard<std::mutex> guard(state_mu);
+      // The digest is recorded only when it was checked: a later verifying pull re-hashes the
+      // files an unverified one left.
+      state.files[w.rel] = {w.object.size, w.object.etag, verify ? w.sha256 : "", **stamp};
+      return core::WriteFileAtomically(dir / kCacheStateFileName, CacheStateToJson(state));
+    };
+    auto transferred = storage::DownloadObjects(store, std::move(jobs), topts);
+    result.timings.verify_s = static_cast<double>(verify_ns.load()) / 1e9;
+    result.timings.transfer_s = Since(t_transfer);
+    if (!transferred.ok()) return transferred.status();
+    result.stats.files_downloaded = static_cast<int>(downloads.size());
+    result.stats.bytes_downloaded = download_bytes;
+  }
+
+  // 4. The manifest copy, the state, then the marker: the folder is ready.
+  if (remote.manifest) {
+    if (!manifest_copy_current) {
+      SDXL_RETURN_IF_ERROR(core::WriteFileAtomically(manifest_copy, remote.manifest_json));
+    }
+  } else {
+    std::error_code rm;
+    fs::remove(manifest_copy, rm);
+  }
+  SDXL_RETURN_IF_ERROR(
+      core::WriteFileAtomically(dir / kCacheStateFileName, CacheStateToJson(state)));
+  const std::string done = nlohmann::json{{"source", uri},
+                                          {"files", wants.size()},
+                                          {"bytes", download_bytes + result.stats.bytes_reused}}
+                               .dump() +
+                           "\n";
+  SDXL_RETURN_IF_ERROR(core::WriteFileAtomically(marker, done));
+  result.timings.total_s = Since(t_start);
+  return result;
+}
+
+}  // namespace sdxl::loader

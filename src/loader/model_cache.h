@@ -1,0 +1,79 @@
+#pragma once
+// PullModel: brings a prepared SDXL pipeline from object storage into a verified local cache
+// folder, ready for Engine::LoadPipeline, and reuses whatever the cache already holds.
+//
+// Layout: the files of s3://BUCKET/PREFIX land in CACHE_ROOT/BUCKET/PREFIX/ with their key paths;
+// the folder also holds the cache's bookkeeping (cache_state.h) and CACHE_ROOT/BUCKET/PREFIX.lock
+// serialises pulls of the same model (a second process waits, then finds everything reused).
+//
+// What a pull does:
+//  1. list the prefix; no bucket, no objects or no model_index.json are errors that say what to do;
+//  2. with the project manifest (weights/manifest.h, written last by prepare-model) the manifest's
+//     files, sizes and SHA-256 define the model; without one (a plain diffusers folder, e.g. made
+//     by the seed's Python script) the listing's sizes and ETags do;
+//  3. each cached file is reused when it still matches (a recorded stat stamp avoids re-reading
+//     it; otherwise it is re-hashed), else fetched again; files of an older version are removed;
+//  4. missing files are downloaded with the parallel transfer engine (ranged GETs, If-Match on the
+//     listed ETag, temp file + rename) and, with a manifest, verified against its SHA-256 before
+//     they get their final name: a final name never holds a partial or unverified file;
+//  5. the completion marker is written last, so a killed pull is resumed by the next one and a
+//     half-pulled folder is never reported ready.
+//
+// Thread-safe: concurrent calls are fine (pulls of the same model serialise on the lock file);
+// `store` must be rooted at ref.bucket (keys are full keys), as OpenObjectStore("s3://BUCKET")
+// returns. The result is a value owned by the caller.
+
+#include <cstdint>
+#include <filesystem>
+
+#include "core/environment.h"
+#include "core/status.h"
+#include "loader/model_ref.h"
+#include "storage/object_store.h"
+#include "storage/transfer.h"
+
+namespace sdxl::loader {
+
+// Wall seconds of each phase. verify_s is the time spent hashing downloaded files; it runs on the
+// transfer workers while other files still arrive, so it overlaps transfer_s.
+struct PullTimings {
+  double list_s = 0;      // listing + reading the manifest
+  double plan_s = 0;      // checking the cache (re-hashing files whose stamp changed)
+  double transfer_s = 0;  // downloads (including the verification of each file as it lands)
+  double verify_s = 0;    // SHA-256 of downloaded files (summed over workers; inside transfer_s)
+  double total_s = 0;     // the whole call, waiting for the lock included
+};
+
+struct PullStats {
+  std::uint64_t bytes_downloaded = 0, bytes_reused = 0;
+  int files_downloaded = 0, files_reused = 0;
+};
+
+struct PullOptions {
+  std::filesystem::path cache_root;   // the models land in cache_root/<bucket>/<prefix>/
+  storage::TransferOptions transfer;  // concurrency, progress callbacks, cancel
+  bool verify_hashes = true;          // sha256 from the manifest when present
+};
+
+struct PulledModel {
+  std::filesystem::path dir;  // holds model_index.json; pass it to Engine::LoadPipeline
+  PullTimings timings;
+  PullStats stats;
+  bool had_manifest = false;  // the model carried sdxl-tigris-manifest.json
+};
+
+// Brings bucket/prefix into the cache and returns the folder, ready for Engine::LoadPipeline.
+core::Result<PulledModel> PullModel(storage::ObjectStore& store, const ModelRef& ref,
+                                    const PullOptions& options);
+
+// MODEL_CACHE_DIR, else $XDG_CACHE_HOME/sdxl-tigris/models, else $HOME/.cache/sdxl-tigris/models.
+std::filesystem::path DefaultCacheRoot(const core::Environment& env);
+
+// The folder a model is cached in: cache_root/<bucket>/<prefix> (cache_root/<bucket> for an empty
+// prefix).
+std::filesystem::path ModelCacheDir(const std::filesystem::path& cache_root, const ModelRef& ref);
+
+// True when `dir` is a cache folder a pull started (it has cache bookkeeping) but did not finish.
+bool IsIncompleteCacheDir(const std::filesystem::path& dir);
+
+}  // namespace sdxl::loader
