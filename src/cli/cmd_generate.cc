@@ -17,7 +17,7 @@
 #include "cli/commands.h"
 #include "core/progress.h"
 #include "image/image.h"
-#include "loader/resolve_model.h"
+#include "loader/load_model.h"
 #include "sdxl/engine_loader.h"
 #include "sdxl/pipeline.h"
 #include "sdxl/request_shaping.h"
@@ -113,20 +113,25 @@ int RunGenerate(const GenerateArgs& a, const CliContext& ctx) {
   core::ProgressBar pull_bar("pull", 0, !ctx.quiet && core::ProgressBar::StderrIsTerminal());
   pull.transfer.on_total = [&pull_bar](std::uint64_t t) { pull_bar.SetTotal(t); };
   pull.transfer.on_progress = [&pull_bar](std::uint64_t n) { pull_bar.Add(n); };
-  auto model = loader::ResolveModel(a.model, ctx.env, pull);
+  // The pull runs on its own thread; the engine loads each component as soon as its files are
+  // in the cache (loader/load_model.h).
+  std::unique_ptr<sdxl::EngineLibrary> engine;  // outlives the pipeline
+  const auto get_engine = [&]() -> core::Result<sdxl::Engine*> {
+    auto opened = engine_future.get();
+    if (!opened.ok()) return opened.status();
+    engine = std::move(*opened);
+    if (ctx.verbose) {  // Describe() may initialize CUDA: only when asked
+      spdlog::debug("SDXL engine {} ({}) loaded in {:.3f} s", engine->path().string(),
+                    engine->engine().Describe(), engine->load_seconds());
+    }
+    return &engine->engine();
+  };
+  auto loaded = loader::ResolveAndLoad(a.model, ctx.env, pull, get_engine, lo);
   pull_bar.Finish();
-  if (!model.ok()) return ReportStatus(model.status());
-  auto engine = engine_future.get();
-  if (!engine.ok()) return ReportStatus(engine.status());
-  if (ctx.verbose) {  // Describe() may initialize CUDA: only when asked
-    spdlog::debug("SDXL engine {} ({}) loaded in {:.3f} s", (*engine)->path().string(),
-                  (*engine)->engine().Describe(), (*engine)->load_seconds());
-  }
-  const auto t0 = std::chrono::steady_clock::now();
-  auto pipe = (*engine)->engine().LoadPipeline(model->dir, lo);
-  if (!pipe.ok()) return ReportStatus(pipe.status());
-  const double load_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!loaded.ok()) return ReportStatus(loaded.status());
+  std::unique_ptr<sdxl::EnginePipeline> pipe = std::move(loaded->pipeline);
+  const fs::path model_dir = loaded->pulled.dir;
+  const double load_s = loaded->load_s;
 
   sdxl::GenerateRequest req;
   req.prompt = a.prompt;
@@ -137,11 +142,11 @@ int RunGenerate(const GenerateArgs& a, const CliContext& ctx) {
   req.prompt_weighting = a.prompt_weighting;
   req.seed = a.seed ? *a.seed : sdxl::DrawSeed();  // like the template: 16 bits
   if (a.negative_prompt && !a.guidance) {
-    WarnIfNegativeUnused((*pipe)->default_guidance(), " (the model's default)");
+    WarnIfNegativeUnused(pipe->default_guidance(), " (the model's default)");
   }
   if (!a.aspect_ratio.empty()) {
-    const sdxl::PipelineGeometry geometry{(*pipe)->default_width(), (*pipe)->default_height(),
-                                          (*pipe)->size_multiple()};
+    const sdxl::PipelineGeometry geometry{pipe->default_width(), pipe->default_height(),
+                                          pipe->size_multiple()};
     auto size = sdxl::SizeForAspectRatio(a.aspect_ratio, geometry);
     if (!size.ok()) return ReportStatus(size.status());
     req.width = size->width;
@@ -152,8 +157,8 @@ int RunGenerate(const GenerateArgs& a, const CliContext& ctx) {
   }
   const bool quiet = ctx.quiet;
   if (!quiet) {
-    std::fprintf(stderr, "loaded %s on %s (%s) in %.1f s\n", model->dir.string().c_str(),
-                 (*pipe)->device_name().c_str(), (*pipe)->dtype_name().c_str(), load_s);
+    std::fprintf(stderr, "loaded %s on %s (%s) in %.1f s\n", model_dir.string().c_str(),
+                 pipe->device_name().c_str(), pipe->dtype_name().c_str(), load_s);
     // One line rewritten in place on a terminal; one line per step in logs and pipes.
     req.on_step = [tty = core::ProgressBar::StderrIsTerminal()](int step, int total) {
       if (tty) {
@@ -165,7 +170,7 @@ int RunGenerate(const GenerateArgs& a, const CliContext& ctx) {
       return true;
     };
   }
-  auto result = (*pipe)->Generate(req);
+  auto result = pipe->Generate(req);
   if (!result.ok()) return ReportStatus(result.status());
 
   const int n = static_cast<int>(result->images.size());

@@ -211,6 +211,26 @@ bool Exists(const fs::path& p) {
 
 }  // namespace
 
+namespace {
+
+// The component folder of a file: its first path segment ("" for top-level files).
+std::string ComponentOf(const std::string& rel) {
+  const auto slash = rel.find('/');
+  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
+}
+
+// Download order: what the engine reads first comes first, the UNet (most bytes) last.
+int ComponentRank(const std::string& component) {
+  static const char* const kOrder[] = {
+      "", "scheduler", "tokenizer", "tokenizer_2", "text_encoder", "text_encoder_2", "vae", "unet"};
+  for (int i = 0; i < 8; ++i) {
+    if (component == kOrder[i]) return i;
+  }
+  return 7;  // unknown folders: last, with the UNet
+}
+
+}  // namespace
+
 fs::path DefaultCacheRoot(const core::Environment& env) {
   if (auto dir = env.Get("MODEL_CACHE_DIR")) return fs::path(*dir);
   if (auto xdg = env.Get("XDG_CACHE_HOME")) return fs::path(*xdg) / "sdxl-tigris" / "models";
@@ -371,6 +391,24 @@ core::Result<PulledModel> PullModel(storage::ObjectStore& store, const ModelRef&
   }
   result.timings.plan_s = Since(t_plan);
 
+  // Components: which are complete already, and how many files each still waits for.
+  std::map<std::string, int> pending;  // guarded by state_mu once downloads run
+  for (const auto& w : wants) pending[ComponentOf(w.rel)];
+  for (const std::size_t i : downloads) ++pending[ComponentOf(wants[i].rel)];
+  if (options.on_components_planned) {
+    std::vector<std::string> components;
+    for (const auto& [c, n] : pending) components.push_back(c);
+    options.on_components_planned(components);
+  }
+  if (options.on_component_ready) {
+    for (const auto& [c, n] : pending) {
+      if (n == 0) options.on_component_ready(c);
+    }
+  }
+  std::stable_sort(downloads.begin(), downloads.end(), [&](std::size_t a, std::size_t b) {
+    return ComponentRank(ComponentOf(wants[a].rel)) < ComponentRank(ComponentOf(wants[b].rel));
+  });
+
   // 3. Downloads, each file verified as it lands.
   const auto t_transfer = Clock::now();
   if (!downloads.empty()) {
@@ -417,7 +455,13 @@ core::Result<PulledModel> PullModel(storage::ObjectStore& store, const ModelRef&
       // The digest is recorded only when it was checked: a later verifying pull re-hashes the
       // files an unverified one left.
       state.files[w.rel] = {w.object.size, w.object.etag, verify ? w.sha256 : "", **stamp};
-      return core::WriteFileAtomically(dir / kCacheStateFileName, CacheStateToJson(state));
+      SDXL_RETURN_IF_ERROR(
+          core::WriteFileAtomically(dir / kCacheStateFileName, CacheStateToJson(state)));
+      const std::string component = ComponentOf(w.rel);
+      if (--pending[component] == 0 && options.on_component_ready) {
+        options.on_component_ready(component);
+      }
+      return core::Status::Ok();
     };
     auto transferred = storage::DownloadObjects(store, std::move(jobs), topts);
     result.timings.verify_s = static_cast<double>(verify_ns.load()) / 1e9;

@@ -25,6 +25,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
 
 #include "core/environment.h"
 #include "core/status.h"
@@ -53,6 +56,13 @@ struct PullOptions {
   std::filesystem::path cache_root;   // the models land in cache_root/<bucket>/<prefix>/
   storage::TransferOptions transfer;  // concurrency, progress callbacks, cancel
   bool verify_hashes = true;          // sha256 from the manifest when present
+  // Optional, for loading while the pull runs (component_gate.h). Components are the first path
+  // segment of each file ("unet", "vae", ...; "" for top-level files). on_components_planned is
+  // called once with all of them; on_component_ready once per component whose files are all
+  // in place under their final names (reused, or downloaded and verified), possibly from a
+  // transfer worker thread. Downloads go smallest component first and "unet" last.
+  std::function<void(const std::vector<std::string>& components)> on_components_planned;
+  std::function<void(const std::string& component)> on_component_ready;
 };
 
 struct PulledModel {

@@ -3,20 +3,22 @@
 #include "loader/model_cache.h"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
-#include <map>
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "core/hash.h"
 #include "loader/cache_state.h"
+#include "loader/component_gate.h"
 #include "loader/resolve_model.h"
 #include "storage/local_object_store.h"
 #include "weights/manifest.h"
@@ -171,6 +173,61 @@ TEST_F(PullModelTest, FreshPullWithManifestThenEverythingReused) {
     EXPECT_EQ(**StampOf(CacheDir() / rel), before[rel]) << rel << " was rewritten";
   }
   ExpectCacheMatchesModel();
+}
+
+TEST_F(PullModelTest, ComponentsAreAnnouncedAndReadyInLoadOrderWithTheUnetLast) {
+  Upload(/*with_manifest=*/true);
+  options_.transfer.concurrency = 1;  // one worker: files complete in download order
+  std::mutex mu;
+  std::vector<std::string> planned, ready;
+  std::set<std::string> files_present_when_ready_ok;
+  options_.on_components_planned = [&](const std::vector<std::string>& c) { planned = c; };
+  options_.on_component_ready = [&](const std::string& c) {
+    std::lock_guard lock(mu);
+    ready.push_back(c);
+    // Every file of the component is under its final name when it is announced.
+    bool all = true;
+    for (const auto& [rel, data] : ModelFiles()) {
+      const auto slash = rel.find('/');
+      const std::string comp = slash == std::string::npos ? "" : rel.substr(0, slash);
+      if (comp == c && Read(CacheDir() / rel) != data) all = false;
+    }
+    if (all) files_present_when_ready_ok.insert(c);
+  };
+  auto first = Pull();
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(planned, (std::vector<std::string>{"", "scheduler", "tokenizer", "unet", "vae"}));
+  EXPECT_EQ(ready, (std::vector<std::string>{"", "scheduler", "tokenizer", "vae", "unet"}));
+  EXPECT_EQ(files_present_when_ready_ok.size(), 5u);
+  // A warm cache: everything is ready at once.
+  ready.clear();
+  ASSERT_TRUE(Pull().ok());
+  EXPECT_EQ(ready.size(), 0u);  // nothing to do: the caller marks all ready when PullModel returns
+}
+
+TEST(ComponentGate, WaitsForPlanReadyAndFailure) {
+  ComponentGate gate;
+  std::atomic<int> passed{0};
+  std::thread t([&] {
+    EXPECT_TRUE(gate.Wait("vae").ok());
+    ++passed;
+    EXPECT_TRUE(gate.Wait("not_in_model").ok());  // released by the plan
+    ++passed;
+    EXPECT_EQ(gate.Wait("unet").code(), core::Code::kDataLoss);
+    ++passed;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(passed.load(), 0);
+  gate.Plan({"", "vae", "unet"});
+  gate.Ready("vae");
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(passed.load(), 2);  // waiting for the unet
+  gate.Fail(core::DataLoss("unet corrupt"));
+  t.join();
+  EXPECT_TRUE(gate.Wait("vae").ok());  // ready before the failure
+  ComponentGate all;
+  all.AllReady();
+  EXPECT_TRUE(all.Wait("anything").ok());
 }
 
 TEST_F(PullModelTest, TruncatedAndCorruptedCacheFilesAreFetchedAgain) {

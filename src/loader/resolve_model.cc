@@ -64,4 +64,24 @@ core::Result<PulledModel> ResolveModel(std::string_view model, const core::Envir
   return LocalFolder(model);
 }
 
+core::Result<ModelPlan> PlanModel(std::string_view model, const core::Environment& env,
+                                  const PullOptions& options) {
+  if (!model.empty() && !model.starts_with("s3://")) {
+    std::string text(model);
+    if (text.starts_with("file://")) text = text.substr(7);
+    return ModelPlan{fs::path(text), false};
+  }
+  ModelRef ref;
+  if (model.empty()) {
+    SDXL_ASSIGN_OR_RETURN(ref, ModelRefFromEnvironment(env));
+  } else {
+    SDXL_ASSIGN_OR_RETURN(ref, ParseModelRef(model));
+  }
+  const fs::path root = options.cache_root.empty() ? DefaultCacheRoot(env) : options.cache_root;
+  std::error_code ec;
+  fs::path dir = fs::absolute(ModelCacheDir(root, ref), ec);
+  if (ec) return core::ErrnoStatus("cannot resolve " + root.string(), ec.value());
+  return ModelPlan{std::move(dir), true};
+}
+
 }  // namespace sdxl::loader

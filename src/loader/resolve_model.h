@@ -23,4 +23,13 @@ namespace sdxl::loader {
 core::Result<PulledModel> ResolveModel(std::string_view model, const core::Environment& env,
                                        const PullOptions& options);
 
+// Where ResolveModel(model, env, options) puts the model, known before anything is downloaded:
+// the local folder as given, or the cache folder of the pull (`pulls`). Checks the name only.
+struct ModelPlan {
+  std::filesystem::path dir;
+  bool pulls = false;
+};
+core::Result<ModelPlan> PlanModel(std::string_view model, const core::Environment& env,
+                                  const PullOptions& options);
+
 }  // namespace sdxl::loader

@@ -51,7 +51,8 @@ class Engine {
 };
 
 // Bump when Engine, EnginePipeline or the pipeline.h structs change.
-inline constexpr uint32_t kEngineAbiVersion = 1;
+// 2: PipelineLoadOptions::wait_for_component (component-by-component loading).
+inline constexpr uint32_t kEngineAbiVersion = 2;
 
 // The version plus a fingerprint of the layouts that cross the boundary and of the C++ library
 // ABI, so that a library built from other headers is refused instead of crashing.

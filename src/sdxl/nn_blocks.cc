@@ -6,10 +6,32 @@ namespace sdxl::sdxl {
 
 namespace F = torch::nn::functional;
 
+namespace {
+// The options of the innermost LoadAllocationScope on this thread, if any.
+thread_local std::optional<torch::TensorOptions> tl_load_allocation;
+}  // namespace
+
+LoadAllocationScope::LoadAllocationScope(torch::TensorOptions options)
+    : previous_(tl_load_allocation) {
+  tl_load_allocation = options;
+}
+LoadAllocationScope::~LoadAllocationScope() { tl_load_allocation = previous_; }
+
 torch::nn::Conv2d MakeConv(int in, int out, int k, int stride, int padding) {
   if (padding < 0) padding = k / 2;
-  return torch::nn::Conv2d(
-      torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(padding).bias(true));
+  if (!tl_load_allocation) {
+    return torch::nn::Conv2d(
+        torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(padding).bias(true));
+  }
+  // Built at 1x1x1 (trivial init), then given its real, uninitialized weight and bias. forward()
+  // reads only stride/padding/dilation/groups from the options, which are the real ones.
+  torch::nn::Conv2d conv(
+      torch::nn::Conv2dOptions(1, 1, 1).stride(stride).padding(padding).bias(true));
+  conv->options.in_channels(in).out_channels(out).kernel_size(k);
+  torch::NoGradGuard no_grad;
+  conv->weight.set_data(torch::empty({out, in, k, k}, *tl_load_allocation));
+  conv->bias.set_data(torch::empty({out}, *tl_load_allocation));
+  return conv;
 }
 
 namespace {
@@ -17,7 +39,13 @@ torch::nn::GroupNorm MakeGroupNorm(int groups, int channels, double eps) {
   return torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels).eps(eps).affine(true));
 }
 torch::nn::Linear MakeLinear(int in, int out, bool bias) {
-  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+  if (!tl_load_allocation) return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+  torch::nn::Linear l(torch::nn::LinearOptions(1, 1).bias(bias));  // see MakeConv
+  l->options.in_features(in).out_features(out);
+  torch::NoGradGuard no_grad;
+  l->weight.set_data(torch::empty({out, in}, *tl_load_allocation));
+  if (bias) l->bias.set_data(torch::empty({out}, *tl_load_allocation));
+  return l;
 }
 }  // namespace
 

@@ -103,11 +103,19 @@ core::Result<SdxlPipeline> SdxlPipeline::Load(const std::filesystem::path& dir,
                                               const PipelineLoadOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
+  // Each component is read only once the caller says its files are complete (see
+  // PipelineLoadOptions::wait_for_component): text side first, the UNet (most bytes) last.
+  const auto wait = [&options](const std::string& component) -> core::Status {
+    if (!options.wait_for_component) return core::Status::Ok();
+    return options.wait_for_component(component);
+  };
+  SDXL_RETURN_IF_ERROR(wait(""));
   if (!std::filesystem::is_directory(dir)) {
     return core::NotFound("model folder " + dir.string() +
                           " does not exist; pass a local diffusers SDXL pipeline folder");
   }
   SDXL_ASSIGN_OR_RETURN(impl->pipeline_config, LoadPipelineConfig(dir));
+  SDXL_RETURN_IF_ERROR(wait("scheduler"));
   SDXL_ASSIGN_OR_RETURN(impl->scheduler_config, LoadSchedulerConfig(dir / "scheduler"));
   if (!impl->pipeline_config.scheduler_class.empty()) {
     // diffusers instantiates model_index.json's scheduler class with scheduler_config.json.
@@ -147,15 +155,20 @@ core::Result<SdxlPipeline> SdxlPipeline::Load(const std::filesystem::path& dir,
       return core::InvalidArgument(
           "float16 on the CPU is very slow and unsupported here; use --dtype fp32 or bf16 on CPU");
     }
-    ModelLoadOptions mo{impl->dtype, impl->device, options.variant};
-    SDXL_ASSIGN_OR_RETURN(impl->unet, LoadUNet(dir / "unet", mo));
-    SDXL_ASSIGN_OR_RETURN(impl->vae, LoadVae(dir / "vae", mo));
     TextEncoderLoadOptions to;
     to.dtype = impl->dtype;
     to.device = impl->device;
     to.variant = options.variant;
+    for (const char* c : {"tokenizer", "tokenizer_2", "text_encoder", "text_encoder_2"}) {
+      SDXL_RETURN_IF_ERROR(wait(c));
+    }
     SDXL_ASSIGN_OR_RETURN(auto text, SdxlTextEncoder::Load(dir, to));
     impl->text = std::make_unique<SdxlTextEncoder>(std::move(text));
+    ModelLoadOptions mo{impl->dtype, impl->device, options.variant};
+    SDXL_RETURN_IF_ERROR(wait("vae"));
+    SDXL_ASSIGN_OR_RETURN(impl->vae, LoadVae(dir / "vae", mo));
+    SDXL_RETURN_IF_ERROR(wait("unet"));
+    SDXL_ASSIGN_OR_RETURN(impl->unet, LoadUNet(dir / "unet", mo));
   } catch (const std::exception& e) {
     return core::Internal("loading " + dir.string() + " failed: " + e.what());
   }

@@ -212,7 +212,11 @@ core::Result<UNet2DCondition> LoadUNet(const std::filesystem::path& dir,
   SDXL_ASSIGN_OR_RETURN(auto config, LoadUNetConfig(dir));
   SDXL_ASSIGN_OR_RETURN(auto files, FindComponentWeights(dir, options.variant));
   try {
-    UNet2DCondition unet(config);
+    // Allocated on the target device and dtype, uninitialized: every parameter is loaded next.
+    auto unet = [&] {
+      LoadAllocationScope scope(torch::TensorOptions().dtype(options.dtype).device(options.device));
+      return UNet2DCondition(config);
+    }();
     unet->eval();
     ModuleLoadOptions lo;
     lo.dtype = options.dtype;

@@ -124,11 +124,15 @@ core::Result<Vae> LoadVae(const std::filesystem::path& dir, const ModelLoadOptio
   SDXL_ASSIGN_OR_RETURN(auto files, FindComponentWeights(dir, options.variant));
   try {
     Vae vae;
-    vae.decoder = VaeDecoder(config);
-    vae.decoder->eval();
     // diffusers upcasts to float32 only for float16 (bfloat16 has float32's range).
     vae.dtype =
         (options.dtype == torch::kFloat16 && config.force_upcast) ? torch::kFloat32 : options.dtype;
+    {
+      // Allocated on the target device and dtype, uninitialized: every parameter is loaded next.
+      LoadAllocationScope scope(torch::TensorOptions().dtype(vae.dtype).device(options.device));
+      vae.decoder = VaeDecoder(config);
+    }
+    vae.decoder->eval();
     // Read the decoder's tensors (renaming legacy keys; skipping the encoder) into memory, then
     // load by name with the shared shape checks.
     std::map<std::string, torch::Tensor> state;

@@ -16,8 +16,8 @@
 #include <mutex>
 #include <thread>
 
+#include "loader/load_model.h"
 #include "loader/model_cache.h"
-#include "loader/resolve_model.h"
 #include "sdxl/engine_loader.h"
 #include "sdxl/request_shaping.h"
 #include "serve/http_server.h"
@@ -97,22 +97,6 @@ core::Status Setup(const ServeConfig& c, const core::Environment& env, Predictio
     }
   };
   Log(service, c.model.empty() ? "model: MODEL_BUCKET_NAME/MODEL_PATH" : "model: " + c.model);
-  auto model = loader::ResolveModel(c.model, env, pull);
-  if (!model.ok()) return model.status();
-  const double pull_s = Since(t0);
-  metrics.SetSetupPhase("model_pull", pull_s);
-  Log(service, fmt::format("model ready in {} ({:.2f} s; {} file(s) / {:.1f} MiB downloaded, {} "
-                           "reused)",
-                           model->dir.string(), pull_s, model->stats.files_downloaded,
-                           model->stats.bytes_downloaded / 1048576.0, model->stats.files_reused));
-
-  auto engine = engine_future.get();
-  if (!engine.ok()) return engine.status();
-  rt.engine = std::move(*engine);
-  metrics.SetSetupPhase("engine_library", rt.engine->load_seconds());
-  Log(service, fmt::format("engine {} opened in {:.2f} s", rt.engine->path().string(),
-                           rt.engine->load_seconds()));
-
   sdxl::PipelineLoadOptions lo;
   auto device = sdxl::ParseDevice(c.device);
   if (!device.ok()) return device.status();
@@ -121,14 +105,30 @@ core::Status Setup(const ServeConfig& c, const core::Environment& env, Predictio
   lo.device = *device;
   lo.dtype = *dtype;
   lo.variant = c.variant;
-  const auto t_load = Clock::now();
-  auto pipe = rt.engine->engine().LoadPipeline(model->dir, lo);
-  if (!pipe.ok()) return pipe.status();
-  rt.pipeline = std::move(*pipe);
-  const double load_s = Since(t_load);
-  metrics.SetSetupPhase("pipeline_load", load_s);
-  Log(service, fmt::format("pipeline loaded on {} ({}) in {:.2f} s", rt.pipeline->device_name(),
-                           rt.pipeline->dtype_name(), load_s));
+  // The pull runs on its own thread; the engine loads each component as soon as its files are
+  // in the cache (loader/load_model.h).
+  const auto get_engine = [&]() -> core::Result<sdxl::Engine*> {
+    auto engine = engine_future.get();
+    if (!engine.ok()) return engine.status();
+    rt.engine = std::move(*engine);
+    metrics.SetSetupPhase("engine_library", rt.engine->load_seconds());
+    Log(service, fmt::format("engine {} opened in {:.2f} s", rt.engine->path().string(),
+                             rt.engine->load_seconds()));
+    return &rt.engine->engine();
+  };
+  auto loaded = loader::ResolveAndLoad(c.model, env, pull, get_engine, lo);
+  if (!loaded.ok()) return loaded.status();
+  rt.pipeline = std::move(loaded->pipeline);
+  const auto& pulled = loaded->pulled;
+  metrics.SetSetupPhase("model_pull", pulled.timings.total_s);
+  metrics.SetSetupPhase("pipeline_load", loaded->load_s);
+  Log(service,
+      fmt::format("model in {} (pull {:.2f} s: {} file(s) / {:.1f} MiB downloaded, {} "
+                  "reused)",
+                  pulled.dir.string(), pulled.timings.total_s, pulled.stats.files_downloaded,
+                  pulled.stats.bytes_downloaded / 1048576.0, pulled.stats.files_reused));
+  Log(service, fmt::format("pipeline loaded on {} ({}) in {:.2f} s (overlapping the pull)",
+                           rt.pipeline->device_name(), rt.pipeline->dtype_name(), loaded->load_s));
 
   auto outputs = OpenOutputs(c, env);
   if (!outputs.ok()) return outputs.status();

@@ -93,3 +93,26 @@ def test_output_upload_failure_fails_the_prediction(serve_factory, s3_server, fa
     assert images in r.json["error"]
     assert s3_server.secret_key not in r.text and s3_server.secret_key not in s.logs()
     assert fault_proxy.faults_fired()
+
+
+@pytest.mark.s3
+def test_corrupt_unet_in_the_bucket_fails_setup_with_the_pull_error(
+        real_engine, serve_factory, sdxl_run, s3_server, tiny_lightning, tmp_path):
+    """The engine loads the text encoders while the UNet downloads; a UNet that fails its
+    SHA-256 check must end setup with that error (not a load error), and nothing corrupt may be
+    loaded or left under a final name in the cache."""
+    models = s3_server.new_bucket("models")
+    prep = sdxl_run("prepare-model", tiny_lightning, f"s3://{models}", "--path", "m", timeout=300)
+    assert prep.returncode == 0, prep.stderr
+    s3 = s3_server.boto3_client()
+    key = next(o["Key"] for o in s3.list_objects_v2(Bucket=models, Prefix="m/unet/")["Contents"]
+               if o["Key"].endswith(".safetensors"))
+    body = bytearray(s3.get_object(Bucket=models, Key=key)["Body"].read())
+    body[-1] ^= 0xFF  # same size, one byte of tensor data changed
+    s3.put_object(Bucket=models, Key=key, Body=bytes(body))
+    cache = tmp_path / "cache"
+    env = s3_server.env(MODEL_BUCKET_NAME=models, MODEL_PATH="m", MODEL_CACHE_DIR=str(cache))
+    s = serve_factory(engine="real", env=env, wait=("SETUP_FAILED",), timeout=300)
+    logs = s.health()["setup"]["logs"]
+    assert "does not match the manifest" in logs, logs
+    assert not (cache / models / key).exists()
