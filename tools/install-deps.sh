@@ -13,3 +13,6 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 python3 -m pip install -q --disable-pip-version-check -r "$here/deps/requirements.txt"
+# SkyPilot (for validating deploy/skypilot.yaml with its own loader) lives in a private venv: it
+# would downgrade shared packages (click). Created once; later runs reuse it.
+bash "$here/deploy/install-skypilot.sh" >/dev/null

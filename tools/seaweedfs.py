@@ -82,7 +82,7 @@ class SeaweedFS:
                  access_key: str = DEFAULT_ACCESS_KEY, secret_key: str = DEFAULT_SECRET_KEY,
                  region: str = DEFAULT_REGION, s3_port: int | None = None,
                  volume_size_limit_mb: int = 256, max_volumes: int = 3000,
-                 extra_args: tuple[str, ...] = ()):
+                 extra_args: tuple[str, ...] = (), extra_identities: tuple[dict, ...] = ()):
         self.access_key = access_key
         self.secret_key = secret_key
         self.region = region
@@ -98,6 +98,10 @@ class SeaweedFS:
         self._volume_size_limit_mb = volume_size_limit_mb
         self._max_volumes = max_volumes
         self._extra_args = tuple(extra_args)
+        # More S3 identities beside the admin one, in SeaweedFS's format, e.g. a restricted key:
+        # {"name": ..., "credentials": [{"accessKey": ..., "secretKey": ...}],
+        #  "actions": ["Read:bucket", "List:bucket", "Write:other"]} (tests/deploy/test_runner_key.py)
+        self._extra_identities = tuple(extra_identities)
         self._proc: subprocess.Popen | None = None
         self._log_file = None
         self._bucket_counter = itertools.count()
@@ -125,7 +129,7 @@ class SeaweedFS:
             "name": "sdxl-tester",
             "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
             "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-        }]}))
+        }, *self._extra_identities]}))
         last_error = None
         for _attempt in range(3):  # a free port can be taken between probing and binding
             ports = free_ports(2 * len(_SERVICES))
