@@ -100,12 +100,16 @@ std::vector<Spec> Specs(const InputDefaults& d) {
                 Type::kNumber, 0.6,
                 [](PredictionInput& in, const json& v) { in.prompt_strength = v.get<double>(); }),
           0, 1),
-      Nullable(Field("seed", "Seed",
-                     "Random seed; leave it empty for a random one, set it to repeat an image",
-                     Type::kInteger, nullptr,
-                     [](PredictionInput& in, const json& v) {
-                       in.seed = v.is_null() ? std::nullopt : std::optional(v.get<int64_t>());
-                     })),
+      // 64-bit (a torch generator seed), bounds in the schema so that clients know them.
+      Bounded(Nullable(Field("seed", "Seed",
+                             "Random seed; leave it empty for a random one, set it to repeat an "
+                             "image",
+                             Type::kInteger, nullptr,
+                             [](PredictionInput& in, const json& v) {
+                               in.seed =
+                                   v.is_null() ? std::nullopt : std::optional(v.get<int64_t>());
+                             })),
+              std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()),
       Choices(Field("output_format", "Output Format", "Format of the output images", Type::kChoice,
                     "webp",
                     [](PredictionInput& in, const json& v) {
@@ -160,8 +164,10 @@ std::variant<int64_t, FieldError> CheckInteger(const Spec& s, const json& v) {
                         "Input should be a valid integer, got a number with a fractional part",
                         "int_from_float"};
     }
-    // [-2^63, 2^63) is exactly representable at both ends.
-    if (d < -9223372036854775808.0) return TooSmall(s, lo);
+    // [-2^63, 2^63) is exactly representable at both ends. A float at -2^63 is refused too:
+    // an integer literal below int64 (e.g. -9223372036854775809) parses as a double that
+    // rounds to exactly -2^63, and must not pass as INT64_MIN.
+    if (d <= -9223372036854775808.0) return TooSmall(s, lo);
     if (d >= 9223372036854775808.0) return TooLarge(s, hi);
     value = static_cast<int64_t>(d);
   } else {

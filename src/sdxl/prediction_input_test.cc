@@ -127,6 +127,9 @@ TEST(PredictionInput, EachBoundViolatedGivesOneErrorForThatField) {
        "Input should be less than or equal to 9223372036854775807"},
       {"seed", 1e19, "less_than_equal",
        "Input should be less than or equal to 9223372036854775807"},
+      // Below int64: the literal parses as a double that rounds to -2^63 (found by schemathesis).
+      {"seed", json::parse("-9223372036854775809"), "greater_than_equal",
+       "Input should be greater than or equal to -9223372036854775808"},
       {"num_outputs", -1e300, "greater_than_equal", "Input should be greater than or equal to 1"},
   };
   for (const auto& c : cases) {
@@ -159,15 +162,22 @@ TEST(PredictionInput, SchemaBoundsMatchTheParser) {
       SCOPED_TRACE(name + " " + key);
       const json bound = p[key];
       EXPECT_TRUE(Parse({{name, bound}}, d).ok());
-      const double past = bound.get<double>() + (key == "minimum" ? -step : step);
-      const ParsedInput bad =
-          Parse({{name, integer ? json(static_cast<int64_t>(past)) : json(past)}}, d);
+      json past_value;
+      if (integer && bound == std::numeric_limits<int64_t>::max()) {
+        past_value = uint64_t{1} << 63;  // seed: one past int64
+      } else if (integer && bound == std::numeric_limits<int64_t>::min()) {
+        past_value = -9223372036854777856.0;  // the double below -2^63
+      } else {
+        const double past = bound.get<double>() + (key == "minimum" ? -step : step);
+        past_value = integer ? json(static_cast<int64_t>(past)) : json(past);
+      }
+      const ParsedInput bad = Parse({{name, past_value}}, d);
       ASSERT_EQ(bad.errors.size(), 1u);
       EXPECT_EQ(bad.errors[0].field, name);
       ++checked;
     }
   }
-  EXPECT_EQ(checked, 12);  // 6 bounded fields
+  EXPECT_EQ(checked, 14);  // 7 bounded fields
 }
 
 TEST(PredictionInput, CollectsEveryError) {

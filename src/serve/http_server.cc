@@ -5,7 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <regex>
 #include <utility>
+#include <vector>
 
 #include "serve/openapi.h"
 
@@ -44,6 +46,7 @@ struct HttpServer::Impl {
   HttpServerOptions options;
   httplib::Server server;
   std::atomic<bool> shutdown_requested{false};
+  std::vector<std::pair<std::regex, std::string>> known_paths;  // pattern, Allow; set in Routes()
 
   Impl(PredictionService& s, ServeMetrics& m, HttpServerOptions o)
       : service(s), metrics(m), options(std::move(o)) {}
@@ -81,20 +84,56 @@ struct HttpServer::Impl {
     Send(res, reply.http_status, reply.body);
   }
 
+  // Registers 405 handlers for `pattern` under every method that `allow` does not list (HEAD
+  // follows GET in cpp-httplib).
+  void MethodNotAllowed(const std::string& pattern, const std::string& allow) {
+    const httplib::Server::Handler reply = [allow](const httplib::Request&,
+                                                   httplib::Response& res) {
+      res.status = 405;
+      res.set_header("Allow", allow);
+    };
+    known_paths.emplace_back(std::regex(pattern), allow);
+    const auto allows = [&](const std::string& m) { return allow.find(m) != std::string::npos; };
+    if (!allows("GET")) server.Get(pattern, reply);
+    if (!allows("POST")) server.Post(pattern, reply);
+    if (!allows("PUT")) server.Put(pattern, reply);
+    server.Delete(pattern, reply);
+    server.Patch(pattern, reply);
+    server.Options(pattern, reply);
+  }
+
   void Routes() {
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (options.auth_token.empty() || req.path == "/health-check") {
-        return httplib::Server::HandlerResponse::Unhandled;
+      // RFC 9112 section 6.3: a request with neither Content-Length nor Transfer-Encoding has no
+      // body. cpp-httplib 0.11 reads such a POST/PUT to EOF instead, so `curl -X POST .../cancel`
+      // stalled for the read timeout and got 400. Say the length is 0 before it reads the body
+      // (this handler runs first; the Request it gets is the server's own, non-const object).
+      if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+        const_cast<httplib::Request&>(req).headers.emplace("Content-Length", "0");
       }
-      if (TokenMatches(req.get_header_value("Authorization"), options.auth_token)) {
-        return httplib::Server::HandlerResponse::Unhandled;
+      if (!options.auth_token.empty() && req.path != "/health-check" && req.path != "/ready" &&
+          !TokenMatches(req.get_header_value("Authorization"), options.auth_token)) {
+        res.set_header("WWW-Authenticate", "Bearer");
+        Send(res, 401,
+             json{{"detail",
+                   "Missing or wrong bearer token: send `Authorization: Bearer <token>` "
+                   "with the server's SDXL_API_TOKEN"}});
+        return httplib::Server::HandlerResponse::Handled;
       }
-      res.set_header("WWW-Authenticate", "Bearer");
-      Send(res, 401,
-           json{{"detail",
-                 "Missing or wrong bearer token: send `Authorization: Bearer <token>` "
-                 "with the server's SDXL_API_TOKEN"}});
-      return httplib::Server::HandlerResponse::Handled;
+      // Methods cpp-httplib parses but cannot route (it would answer 400): 405 on a known path,
+      // else 404, as for the other methods.
+      if (req.method == "TRACE" || req.method == "CONNECT") {
+        res.status = 404;
+        for (const auto& [pattern, allow] : known_paths) {
+          if (std::regex_match(req.path, pattern)) {
+            res.status = 405;
+            res.set_header("Allow", allow);
+            break;
+          }
+        }
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
     });
     server.Get("/", [this](const httplib::Request&, httplib::Response& res) {
       Send(res, 200,
@@ -109,6 +148,14 @@ struct HttpServer::Impl {
     });
     server.Get("/health-check", [this](const httplib::Request&, httplib::Response& res) {
       Send(res, 200, service.HealthJson());
+    });
+    // Readiness for load balancers and platform probes (not in Cog, whose /health-check is 200
+    // even while STARTING): 200 once predictions can be taken (READY, or BUSY with its one slot
+    // taken), else 503; the body is the health status.
+    server.Get("/ready", [this](const httplib::Request&, httplib::Response& res) {
+      const Health h = service.health();
+      const bool ready = h == Health::kReady || h == Health::kBusy;
+      Send(res, ready ? 200 : 503, json{{"status", HealthName(h)}});
     });
     server.Get("/openapi.json", [this](const httplib::Request&, httplib::Response& res) {
       Send(res, 200, OpenApiDocument(service.input_defaults(), options.version));
@@ -134,6 +181,16 @@ struct HttpServer::Impl {
                   ServiceReply reply = service.Cancel(req.matches[1].str());
                   Send(res, reply.http_status, reply.body);
                 });
+    // A known path with another method: 405 with Allow and no body, as coglet (axum) answers.
+    MethodNotAllowed("/", "GET,HEAD");
+    MethodNotAllowed("/health-check", "GET,HEAD");
+    MethodNotAllowed("/openapi.json", "GET,HEAD");
+    MethodNotAllowed("/metrics", "GET,HEAD");
+    MethodNotAllowed("/ready", "GET,HEAD");
+    MethodNotAllowed("/shutdown", "POST");
+    MethodNotAllowed("/predictions", "POST");
+    MethodNotAllowed(R"(/predictions/([^/]+))", "PUT");
+    MethodNotAllowed(R"(/predictions/([^/]+)/cancel)", "POST");
     server.set_exception_handler(
         [](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
           std::string what = "unknown error";

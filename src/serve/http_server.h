@@ -9,8 +9,11 @@
 //   POST /predictions/{id}/cancel
 //   POST /shutdown              200 {}, then a graceful stop (the running prediction finishes)
 //   GET  /metrics               Prometheus text (not in Cog)
-// Bodies: no body or an empty one means {}; a Content-Type other than JSON is 415; invalid JSON
-// is 400; over 100 MiB is 413 (coglet's limit). Requests that stall are dropped after
+//   GET  /ready                 200 when READY or BUSY, else 503 (readiness probes; not in Cog)
+// Bodies: no body or an empty one means {} (also with neither Content-Length nor
+// Transfer-Encoding, per RFC 9112); a Content-Type other than JSON is 415; invalid JSON is 400;
+// over 100 MiB is 413 (coglet's limit). A known path with another method is 405 with `Allow`;
+// an unknown path 404 (both with no body, as coglet). Requests that stall are dropped after
 // `read_timeout` without holding other connections. With `auth_token` set, every route but
 // /health-check needs `Authorization: Bearer <token>` (compared in constant time), else 401.
 // Thread-safe; Start/Stop from one owner thread.

@@ -1,5 +1,7 @@
 #include "serve/openapi.h"
 
+#include <initializer_list>
+
 namespace sdxl::serve {
 namespace {
 
@@ -12,9 +14,27 @@ json JsonResponse(json schema, const std::string& description = "Successful Resp
               {"content", {{"application/json", {{"schema", std::move(schema)}}}}}};
 }
 
+// An error body: an object with these string properties.
+json ErrorSchema(std::initializer_list<const char*> keys) {
+  json properties = json::object();
+  for (const char* k : keys) properties[k] = {{"type", "string"}};
+  return {{"type", "object"}, {"properties", std::move(properties)}};
+}
+
+// Cog's 200 and 422, plus every other answer the server gives (additions: documented so that
+// clients and schema-driven tests know them).
 json PredictionResponses() {
-  return json{{"200", JsonResponse(Ref("PredictionResponse"))},
-              {"422", JsonResponse(Ref("HTTPValidationError"), "Validation Error")}};
+  return json{
+      {"200", JsonResponse(Ref("PredictionResponse"))},
+      {"202", JsonResponse(Ref("PredictionResponse"),
+                           "Accepted: `Prefer: respond-async`, or the id is already in flight")},
+      {"400", JsonResponse(ErrorSchema({"detail"}), "The body is not valid JSON")},
+      {"409",
+       JsonResponse(ErrorSchema({"detail", "error", "status"}), "Busy: a prediction is running")},
+      {"415", JsonResponse(ErrorSchema({"detail"}), "The Content-Type is not JSON")},
+      {"422", JsonResponse(Ref("HTTPValidationError"), "Validation Error")},
+      {"503", JsonResponse(ErrorSchema({"error", "status"}),
+                           "Not ready: setup is running or failed, or the server is stopping")}};
 }
 
 json PreferHeader() {
@@ -64,7 +84,8 @@ json OpenApiDocument(const sdxl::InputDefaults& defaults, const std::string& ver
         {"description", "Run a single prediction on the model (idempotent creation)."},
         {"operationId", "predict_idempotent_predictions__prediction_id__put"},
         {"parameters", json::array({IdParam("Prediction ID"), PreferHeader()})},
-        {"requestBody", RequestBody(true)},
+        // Not required: no body means {"input": {}}, as coglet takes it (py required one).
+        {"requestBody", RequestBody(false)},
         {"responses", PredictionResponses()}}}};
   paths["/predictions/{prediction_id}/cancel"] = {
       {"post",
@@ -75,6 +96,7 @@ json OpenApiDocument(const sdxl::InputDefaults& defaults, const std::string& ver
         {"responses",
          {{"200",
            JsonResponse({{"title", "Response Cancel Predictions  Prediction Id  Cancel Post"}})},
+          {"404", JsonResponse({{"type", "object"}}, "No prediction with this id is in flight")},
           {"422", JsonResponse(Ref("HTTPValidationError"), "Validation Error")}}}}}};
   paths["/shutdown"] = {
       {"post",
@@ -92,9 +114,13 @@ json OpenApiDocument(const sdxl::InputDefaults& defaults, const std::string& ver
       {"title", "PredictionRequest"},
       {"type", "object"},
       {"properties",
-       {{"id", {{"title", "Id"}, {"type", "string"}}},
-        {"input", Ref("Input")},
-        {"created_at", {{"title", "Created At"}, {"type", "string"}, {"format", "date-time"}}},
+       {{"id", {{"title", "Id"}, {"type", "string"}, {"nullable", true}}},
+        {"input", {{"allOf", json::array({Ref("Input")})}, {"nullable", true}}},
+        // Any value: echoed when it is a date-time, else ignored (coglet ignores the field).
+        {"created_at",
+         {{"title", "Created At"},
+          {"description",
+           "An RFC 3339 date-time, echoed in the response; other values are ignored"}}},
         {"context",
          {{"title", "Context"},
           {"type", "object"},
@@ -102,7 +128,9 @@ json OpenApiDocument(const sdxl::InputDefaults& defaults, const std::string& ver
         {"webhook",
          {{"title", "Webhook"},
           {"type", "string"},
+          {"nullable", true},
           {"format", "uri"},
+          {"pattern", "^https?://"},
           {"minLength", 1},
           {"maxLength", 65536}}},
         {"webhook_events_filter",
@@ -118,7 +146,8 @@ json OpenApiDocument(const sdxl::InputDefaults& defaults, const std::string& ver
       {"type", "object"},
       {"properties",
        {{"input", Ref("Input")},
-        {"output", Ref("Output")},
+        // null until the prediction succeeds (failed, canceled, in flight).
+        {"output", {{"allOf", json::array({Ref("Output")})}, {"nullable", true}}},
         {"id", nullable({{"title", "Id"}, {"type", "string"}})},
         {"version", nullable({{"title", "Version"}, {"type", "string"}})},
         {"created_at",

@@ -4,7 +4,10 @@
 // health-check, predictions POST, the idempotent PUT, cancel, shutdown) and components Input,
 // Output, the enum components, PredictionRequest, PredictionResponse, Status, WebhookEvent,
 // HTTPValidationError and ValidationError. It is the superset of the Go generator's and the
-// legacy FastAPI server's documents, so clients of either find what they read.
+// legacy FastAPI server's documents, so clients of either find what they read. It also documents
+// what the server really does where Cog's documents do not (every status it answers, the
+// nullable request and response fields, the optional PUT body), so that schema-driven clients and
+// tests (tests/serve/test_schemathesis.py) can rely on it.
 // Pure and thread-safe.
 
 #include <string>

@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
 #include <utility>
+
+#include "http/url.h"
 
 namespace sdxl::serve {
 namespace {
@@ -15,10 +18,68 @@ json ValidationError(json loc, const std::string& msg, const std::string& type) 
 
 ServiceReply Unprocessable(json items) { return {422, json{{"detail", std::move(items)}}}; }
 
-// Parses `webhook_events_filter`; appends 422 items for values Cog does not know.
+// An RFC 3339 date-time ("2026-01-02T03:04:05.678Z", "...+02:00"), as JSON Schema's format.
+bool IsRfc3339DateTime(const std::string& s) {
+  auto digits = [&](size_t pos, size_t n, int lo, int hi) {
+    if (pos + n > s.size()) return false;
+    int v = 0;
+    for (size_t i = pos; i < pos + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      v = v * 10 + (s[i] - '0');
+    }
+    return v >= lo && v <= hi;
+  };
+  auto at = [&](size_t pos, const char* chars) {
+    return pos < s.size() && std::strchr(chars, s[pos]) != nullptr;
+  };
+  if (!(digits(0, 4, 0, 9999) && at(4, "-") && digits(5, 2, 1, 12) && at(7, "-") &&
+        digits(8, 2, 1, 31) && at(10, "Tt") && digits(11, 2, 0, 23) && at(13, ":") &&
+        digits(14, 2, 0, 59) && at(16, ":") && digits(17, 2, 0, 60))) {
+    return false;
+  }
+  size_t pos = 19;
+  if (at(pos, ".")) {
+    const size_t start = ++pos;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
+    if (pos == start) return false;
+  }
+  if (at(pos, "Zz")) return pos + 1 == s.size();
+  return at(pos, "+-") && digits(pos + 1, 2, 0, 23) && at(pos + 3, ":") &&
+         digits(pos + 4, 2, 0, 59) && pos + 6 == s.size();
+}
+
+// An absolute http(s) URL with a host, written in URI characters (RFC 3986: printable ASCII
+// without space and "<>\^`{|}), at most 65536 characters: what the webhook sender can POST to.
+bool IsWebhookUrl(const std::string& url) {
+  if (url.size() > 65536 || !http::ParseUrl(url).ok()) return false;
+  for (const unsigned char c : url) {
+    if (c <= 0x20 || c >= 0x7f || std::strchr("\"<>\\^`{|}", c) != nullptr) return false;
+  }
+  return true;
+}
+
+// Checks `context` (coglet: a map of strings; null refused); appends 422 items.
+void CheckContext(const json& request, json& errors) {
+  const auto it = request.find("context");
+  if (it == request.end()) return;
+  if (!it->is_object()) {
+    errors.push_back(
+        ValidationError({"body", "context"}, "Input should be a valid dictionary", "dict_type"));
+    return;
+  }
+  for (const auto& [key, value] : it->items()) {
+    if (!value.is_string()) {
+      errors.push_back(ValidationError({"body", "context", key}, "Input should be a valid string",
+                                       "string_type"));
+    }
+  }
+}
+
+// Parses `webhook_events_filter`; appends 422 items for values Cog does not know (null, as
+// coglet, is not a list).
 unsigned ParseEventFilter(const json& request, json& errors) {
   const auto it = request.find("webhook_events_filter");
-  if (it == request.end() || it->is_null()) return kAllWebhookEvents;
+  if (it == request.end()) return kAllWebhookEvents;
   if (!it->is_array()) {
     errors.push_back(ValidationError({"body", "webhook_events_filter"},
                                      "Input should be a valid list", "list_type"));
@@ -221,8 +282,9 @@ ServiceReply PredictionService::Create(const json& request, const std::string& u
     json input = json::object();
     if (const auto it = request.find("input"); it != request.end() && !it->is_null()) {
       if (!it->is_object()) {
-        errors.push_back(
-            ValidationError({"body", "input"}, "Input should be a valid dictionary", "dict_type"));
+        // coglet's loc for a whole-input error; `cog predict` decodes loc as 3 strings.
+        errors.push_back(ValidationError({"body", "input", "__root__"},
+                                         "Input should be a valid dictionary", "dict_type"));
       } else {
         input = *it;
       }
@@ -232,11 +294,11 @@ ServiceReply PredictionService::Create(const json& request, const std::string& u
       errors.push_back(ValidationError({"body", "input", e.field}, e.msg, e.type));
     }
     const unsigned events = ParseEventFilter(request, errors);
+    CheckContext(request, errors);
     std::string webhook;
     if (const auto it = request.find("webhook"); it != request.end() && !it->is_null()) {
       webhook = it->is_string() ? it->get<std::string>() : std::string();
-      if (!(webhook.rfind("http://", 0) == 0 || webhook.rfind("https://", 0) == 0) ||
-          webhook.size() > 65536) {
+      if (!IsWebhookUrl(webhook)) {
         errors.push_back(ValidationError(
             {"body", "webhook"}, "Input should be a valid URL (http or https)", "url_parsing"));
       }
@@ -254,7 +316,9 @@ ServiceReply PredictionService::Create(const json& request, const std::string& u
     entry->p.id = id.empty() ? NewPredictionId() : id;
     // Echo the validated input (unknown keys dropped, defaults filled in), as Cog's py server does.
     entry->p.input = sdxl::InputToJson(parsed.input);
-    if (const auto it = request.find("created_at"); it != request.end() && it->is_string()) {
+    // Echoed when it is a date-time (py server); anything else is ignored, as coglet ignores it.
+    if (const auto it = request.find("created_at");
+        it != request.end() && it->is_string() && IsRfc3339DateTime(it->get<std::string>())) {
       entry->p.created_at = it->get<std::string>();
     }
     entry->p.webhook = std::move(webhook);

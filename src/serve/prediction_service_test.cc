@@ -121,7 +121,37 @@ TEST(PredictionService, ValidationErrorsAre422FieldByField) {
   EXPECT_EQ(bad_filter.body["detail"][0]["loc"], json({"body", "webhook_events_filter", "1"}));
   auto bad_hook = s.Create(json{{"webhook", "ftp://x"}}, "", false);
   EXPECT_EQ(bad_hook.http_status, 422);
+  EXPECT_EQ(bad_input.body["detail"][0]["loc"], json({"body", "input", "__root__"}));
+  // Request fields as coglet types them (differential test: tests/serve/test_cog_differential.py).
+  for (const json& bad :
+       {json{{"webhook", "https://\xc3\x8f"}}, json{{"webhook", "https://"}},
+        json{{"webhook", "https://h/a b"}}, json{{"webhook", 5}},
+        json{{"webhook_events_filter", nullptr}}, json{{"webhook_events_filter", "start"}},
+        json{{"context", nullptr}}, json{{"context", 5}}, json{{"context", {{"a", 1}}}}}) {
+    EXPECT_EQ(s.Create(bad, "", false).http_status, 422) << bad.dump();
+  }
   EXPECT_EQ(started.load(), 0);
+}
+
+TEST(PredictionService, OptionalRequestFields) {
+  PredictionService s("test");
+  s.SetupSucceeded(StepRunner(1), {});
+  // null id, input and webhook mean "none"; context is a map of strings.
+  auto r = s.Create(json{{"id", nullptr},
+                         {"input", nullptr},
+                         {"webhook", nullptr},
+                         {"context", {{"k", "v"}}},
+                         {"created_at", "2026-01-02T03:04:05.5+02:00"}},
+                    "", false);
+  ASSERT_EQ(r.http_status, 200) << r.body.dump();
+  EXPECT_EQ(r.body["created_at"], "2026-01-02T03:04:05.5+02:00");  // echoed (py server)
+  // Anything else in created_at is ignored (coglet ignores the field).
+  for (const json& v : {json(5), json("yesterday"), json("2026-13-02T03:04:05Z"),
+                        json("2026-01-02T03:04:05"), json("2026-01-02 03:04:05Z")}) {
+    auto other = s.Create(json{{"created_at", v}}, "", false);
+    EXPECT_EQ(other.http_status, 200) << v.dump();
+    EXPECT_TRUE(other.body["created_at"].is_null()) << v.dump();
+  }
 }
 
 TEST(PredictionService, AsyncThenBusyThenCancel) {

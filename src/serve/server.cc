@@ -281,7 +281,9 @@ int RunServer(const ServeConfig& c, const core::Environment& env) {
     spdlog::info("waiting for the running prediction to finish");
   }
   http.Stop();
-  webhooks.Flush();
+  if (!webhooks.Flush(std::chrono::seconds(30))) {
+    spdlog::warn("webhooks still undelivered after 30 s; stopping anyway");
+  }
   if (!setup_done) {
     // Setup is still downloading or loading: nothing to finish, and LibTorch cannot be
     // interrupted safely mid-load.

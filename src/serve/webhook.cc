@@ -70,16 +70,20 @@ void WebhookSender::Enqueue(const Prediction& snapshot, bool terminal) {
   cv_.notify_all();
 }
 
-void WebhookSender::Flush() {
+bool WebhookSender::Flush(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  return cv_.wait_for(lock, timeout, [&] { return queue_.empty() && !busy_; });
 }
 
 void WebhookSender::Loop() {
   std::unique_lock lock(mu_);
   for (;;) {
     cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stop_ and nothing left
+    if (stop_) {
+      if (!queue_.empty())
+        spdlog::warn("{} webhook event(s) not delivered at shutdown", queue_.size());
+      return;
+    }
     Event e = std::move(queue_.front());
     queue_.pop_front();
     busy_ = true;
@@ -105,7 +109,11 @@ void WebhookSender::Deliver(const Event& event) {
     if (attempt > 0) {
       const auto delay = std::min<std::chrono::milliseconds>(
           options_.retry_base * (1 << std::min(attempt - 1, 10)), std::chrono::seconds(10));
-      std::this_thread::sleep_for(delay);
+      std::unique_lock lock(mu_);  // a stop cuts the wait (and the remaining retries) short
+      if (cv_.wait_for(lock, delay, [&] { return stop_; })) {
+        spdlog::warn("webhook {}: stopped before it was delivered", event.url);
+        return;
+      }
     }
     auto resp = client_.Send(req);
     if (resp.ok()) {

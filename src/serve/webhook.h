@@ -8,7 +8,7 @@
 // response object. Headers: Content-Type: application/json, User-Agent: sdxl-tigris/<version>,
 // Authorization: Bearer <WEBHOOK_AUTH_TOKEN> when set. Terminal events are retried on
 // 429/500/502/503/504 and connection errors (12 retries, backoff 0.1 s * 2^n capped at 10 s);
-// non-terminal ones are sent once, errors ignored.
+// non-terminal ones are sent once, errors ignored. A retry waits without blocking shutdown.
 // One sender thread delivers events in the order they happened. Thread-safe.
 
 #include <chrono>
@@ -35,14 +35,17 @@ struct WebhookOptions {
 class WebhookSender final : public PredictionObserver {
  public:
   explicit WebhookSender(WebhookOptions options);
-  ~WebhookSender() override;  // delivers what is queued (terminal events included), then stops
+  // Stops at once: the attempt in flight ends, pending retries and queued events are dropped
+  // (logged). Call Flush first to give them time.
+  ~WebhookSender() override;
 
   void OnStart(const Prediction& snapshot) override;
   void OnLogs(const Prediction& snapshot) override;
   void OnCompleted(const Prediction& snapshot) override;
 
-  // Blocks until every queued event was delivered or given up (tests, shutdown).
-  void Flush();
+  // Blocks until every queued event was delivered or given up, or `timeout` passed; returns
+  // whether the queue drained (tests, shutdown).
+  bool Flush(std::chrono::milliseconds timeout = std::chrono::hours(1));
 
  private:
   struct Event {

@@ -5,20 +5,28 @@
       Server.url, .proc, .request(method, path, body=None, headers=None) -> Reply(status, headers,
       text, json), .wait_health(*statuses, timeout), .stop(sig=SIGTERM) -> exit code, .logs()
   fake_model: a folder holding only model_index.json (the fake engine ignores the weights).
+  coglet_server: Cog's own server (PyPI coglet + cog >= 0.17) running tests/serve/cog_oracle/
+      (the seed's inputs; its bundled schema in .cog/openapi_schema.json) on a free 127.0.0.1
+      port, READY; a Server as above, stopped by PID (its worker subprocess too). Skipped, with
+      the reason, when coglet is not installed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -140,3 +148,59 @@ def serve_factory(sdxl_binary, tmp_path):
     yield start
     for s in servers:
         s.stop(signal.SIGKILL if s.proc.poll() is None else signal.SIGTERM, timeout=10)
+
+
+COG_ORACLE = Path(__file__).resolve().parent / "cog_oracle"
+
+
+def coglet_unavailable() -> str | None:
+    """Why coglet cannot run here, or None."""
+    try:
+        import cog
+        import coglet  # noqa: F401
+    except ImportError as e:
+        return f"coglet/cog not installed ({e}); `pip install -r deps/requirements.txt`"
+    major, minor = (int(x) for x in cog.__version__.split(".")[:2])
+    if (major, minor) < (0, 17):
+        return f"cog {cog.__version__} < 0.17 runs the FastAPI server, not coglet"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def coglet_server(tmp_path):
+    reason = coglet_unavailable()
+    if reason:
+        pytest.skip(reason)
+    work = tmp_path / "coglet"
+    (work / ".cog").mkdir(parents=True)
+    shutil.copy(COG_ORACLE / "predict.py", work / "predict.py")
+    shutil.copy(COG_ORACLE / "openapi_schema.json", work / ".cog" / "openapi_schema.json")
+    port = free_port()
+    env = dict(os.environ, PORT=str(port), COG_PREDICT_TYPE_STUB="predict.py:Predictor",
+               PYTHONDONTWRITEBYTECODE="1")
+    env.pop("KUBERNETES_SERVICE_HOST", None)
+    log_path = tmp_path / "coglet.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "cog.server.http", "--host", "127.0.0.1"],
+                                cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(proc, port, log_path)
+    try:
+        server.wait_health("READY", timeout=60)
+        yield server
+    finally:
+        try:
+            children = psutil.Process(proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            children = []
+        server.stop(signal.SIGTERM, timeout=15)
+        for child in children:  # the worker subprocess, by PID, should it outlive the server
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass

@@ -42,6 +42,8 @@ def test_index_health_openapi(serve_factory, fake_model):
     assert m.status == 200 and "sdxl_up 1" in m.text
     assert 'sdxl_setup_phase_seconds{phase="total"}' in m.text
     assert s.request("GET", "/no-such-route").status == 404
+    ready = s.request("GET", "/ready")
+    assert ready.status == 200 and ready.json == {"status": "READY"}
 
 
 def test_seed_example_sync_prediction(serve_factory, fake_model):
@@ -213,6 +215,7 @@ def test_bearer_token(serve_factory, fake_model):
     env = dict(os.environ, SDXL_API_TOKEN="s3cret-token")
     s = serve_factory(model=fake_model, env=env)
     assert s.request("GET", "/health-check").status == 200
+    assert s.request("GET", "/ready").status == 200  # probes carry no token
     assert s.request("GET", "/").status == 401
     assert s.request("POST", "/predictions", {"input": {"prompt": "x"}}).status == 401
     assert s.request("GET", "/openapi.json",
@@ -230,6 +233,8 @@ def test_setup_failure_keeps_the_server_up(serve_factory, tmp_path):
     assert "no-such-model" in h["setup"]["logs"]
     r = s.request("POST", "/predictions", {"input": {"prompt": "x"}})
     assert r.status == 503 and r.json["status"] == "failed"
+    ready = s.request("GET", "/ready")
+    assert ready.status == 503 and ready.json == {"status": "SETUP_FAILED"}
     assert s.proc.poll() is None
     assert s.stop() == 0
 
