@@ -27,9 +27,9 @@ core::Result<LoadedModel> ResolveAndLoad(
   const auto t0 = Clock::now();
   SDXL_ASSIGN_OR_RETURN(ModelPlan plan, PlanModel(model, env, pull));
   LoadedModel out;
-  if (!plan.pulls) {  // a local folder: checked, then loaded
-    SDXL_ASSIGN_OR_RETURN(out.pulled, ResolveModel(model, env, pull));
+  if (!plan.pulls) {  // a local folder: the engine first (its errors come first), then the folder
     SDXL_ASSIGN_OR_RETURN(sdxl::Engine * engine, get_engine());
+    SDXL_ASSIGN_OR_RETURN(out.pulled, ResolveModel(model, env, pull));
     const auto t_load = Clock::now();
     SDXL_ASSIGN_OR_RETURN(out.pipeline, engine->LoadPipeline(out.pulled.dir, load));
     out.load_s = Since(t_load);
