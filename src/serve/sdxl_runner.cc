@@ -6,26 +6,12 @@
 #include <utility>
 
 #include "image/image.h"
+#include "sdxl/prediction_image_format.h"
 #include "sdxl/request_shaping.h"
 
 namespace sdxl::serve {
-namespace {
 
 using nlohmann::json;
-
-image::Format ImageFormat(sdxl::OutputFormat f) {
-  switch (f) {
-    case sdxl::OutputFormat::kPng:
-      return image::Format::kPng;
-    case sdxl::OutputFormat::kJpg:
-      return image::Format::kJpeg;
-    case sdxl::OutputFormat::kWebp:
-      return image::Format::kWebp;
-  }
-  return image::Format::kWebp;
-}
-
-}  // namespace
 
 sdxl::InputDefaults DefaultsFor(const sdxl::EnginePipeline& pipeline) {
   sdxl::InputDefaults d;
@@ -62,7 +48,7 @@ RunFn MakeSdxlRunFn(sdxl::EnginePipeline& pipeline, OutputStore& outputs, ServeM
                                   {"decode_s", t.decode_s},
                                   {"generate_s", t.total_s}});
 
-    const auto format = ImageFormat(in.output_format);
+    const auto format = sdxl::ToImageFormat(in.output_format);
     const auto t_out = std::chrono::steady_clock::now();
     json urls = json::array();
     std::uint64_t bytes_out = 0;
