@@ -2,7 +2,9 @@
 // into the local cache (loader/model_cache.h) and prints its folder on stdout, ready for
 // `generate --model` or any diffusers loader. Without a URL it pulls MODEL_BUCKET_NAME/MODEL_PATH.
 // A rerun reuses every file that still matches; Ctrl-C stops it (exit 130) with nothing partial
-// under a final name, and the next run resumes.
+// under a final name, and the next run resumes. With --load the engine loads the pipeline while
+// it downloads (the weights stream into it, loader/load_model.h), which checks that the model
+// loads on this machine and measures the cold start (phase timings on stderr).
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -13,8 +15,11 @@
 #include "cli/commands.h"
 #include "cli/s3_flags.h"
 #include "core/progress.h"
+#include "loader/load_model.h"
 #include "loader/model_cache.h"
 #include "loader/model_ref.h"
+#include "sdxl/engine_loader.h"
+#include "sdxl/request_shaping.h"
 
 namespace sdxl::cli {
 namespace {
@@ -23,9 +28,64 @@ struct PullArgs {
   std::string model;
   std::string cache;
   bool no_verify = false;
+  bool load = false;
+  std::string device = "auto";
+  std::string dtype = "auto";
   S3Flags s3;
   TransferFlags transfer;
 };
+
+// --load: the pull runs on its own thread while the engine loads the pipeline from it.
+int PullAndLoad(const PullArgs& args, const CliContext& ctx, storage::ObjectStore& store,
+                const loader::ModelRef& ref, const loader::PullOptions& options,
+                core::ProgressBar& bar) {
+  sdxl::PipelineLoadOptions lo;
+  auto device = sdxl::ParseDevice(args.device);
+  if (!device.ok()) return ReportStatus(device.status());
+  auto dtype = sdxl::ParseDtype(args.dtype);
+  if (!dtype.ok()) return ReportStatus(dtype.status());
+  lo.device = *device;
+  lo.dtype = *dtype;
+  auto engine_future = sdxl::EngineLibrary::OpenAsync(sdxl::LocateEngineLibrary(ctx.env));
+  std::unique_ptr<sdxl::EngineLibrary> engine;  // outlives the pipeline
+  double engine_open_s = 0;
+  const auto get_engine = [&]() -> core::Result<sdxl::Engine*> {
+    auto opened = engine_future.get();
+    if (!opened.ok()) return opened.status();
+    engine = std::move(*opened);
+    engine_open_s = engine->load_seconds();
+    return &engine->engine();
+  };
+  std::error_code ec;
+  const std::filesystem::path dir =
+      std::filesystem::absolute(loader::ModelCacheDir(options.cache_root, ref), ec);
+  auto loaded = loader::LoadWhilePulling(
+      dir, options, [&](const loader::PullOptions& o) { return loader::PullModel(store, ref, o); },
+      get_engine, lo);
+  bar.Finish();
+  if (!loaded.ok()) return ReportStatus(loaded.status());
+  std::printf("%s\n", loaded->pulled.dir.string().c_str());
+  std::fflush(stdout);
+  if (!ctx.quiet) {
+    const auto& s = loaded->pulled.stats;
+    const auto& t = loaded->pulled.timings;
+    std::fprintf(stderr,
+                 "pull: %s: %d file%s downloaded (%s), %d reused (%s); list %.2f s, plan %.2f s, "
+                 "transfer %.2f s (verify %.2f s)\n"
+                 "load: engine opened in %.2f s; pipeline on %s (%s) ready %.2f s after the "
+                 "load started (overlapping the pull); weights %s streamed from the download, "
+                 "%s read from the cache; total %.2f s\n",
+                 loader::ToUri(ref).c_str(), s.files_downloaded, s.files_downloaded == 1 ? "" : "s",
+                 core::FormatBytes(static_cast<double>(s.bytes_downloaded)).c_str(), s.files_reused,
+                 core::FormatBytes(static_cast<double>(s.bytes_reused)).c_str(), t.list_s, t.plan_s,
+                 t.transfer_s, t.verify_s, engine_open_s, loaded->pipeline->device_name().c_str(),
+                 loaded->pipeline->dtype_name().c_str(), loaded->load_s,
+                 core::FormatBytes(static_cast<double>(loaded->bytes_streamed)).c_str(),
+                 core::FormatBytes(static_cast<double>(loaded->bytes_from_disk)).c_str(),
+                 loaded->total_s);
+  }
+  return 0;
+}
 
 int RunPull(const PullArgs& args, const CliContext& ctx) {
   // stdout carries only the folder (`dir=$(sdxl-tigris pull ...)`): logs go to stderr.
@@ -54,6 +114,7 @@ int RunPull(const PullArgs& args, const CliContext& ctx) {
   options.transfer.on_progress = [&bar](std::uint64_t n) { bar.Add(n); };
   options.transfer.cancel = InstallCancelOnSignal();
 
+  if (args.load) return PullAndLoad(args, ctx, **store, *ref, options, bar);
   auto pulled = loader::PullModel(**store, *ref, options);
   bar.Finish();
   if (!pulled.ok()) return ReportStatus(pulled.status());
@@ -89,6 +150,13 @@ void AddPullCommand(CLI::App& app, CliContext& ctx, Action* run) {
       "else ~/.cache/sdxl-tigris/models)");
   cmd->add_flag("--no-verify", args->no_verify,
                 "Skip the SHA-256 checks against the manifest (sizes are still checked)");
+  cmd->add_flag("--load", args->load,
+                "Also load the pipeline into the SDXL engine while it downloads (the weights "
+                "stream into the engine): checks that it loads here and prints the cold-start "
+                "timings");
+  cmd->add_option("--device", args->device, "With --load: auto, cpu or cuda");
+  cmd->add_option("--dtype", args->dtype,
+                  "With --load: auto (fp16 on CUDA, fp32 on CPU), fp32, fp16 or bf16");
   AddS3Flags(cmd, &args->s3);
   AddTransferFlags(cmd, &args->transfer);
   cmd->callback([run, args, &ctx] { *run = [args, &ctx] { return RunPull(*args, ctx); }; });

@@ -6,7 +6,7 @@
 #include <thread>
 #include <utility>
 
-#include "loader/component_gate.h"
+#include "loader/pull_weight_source.h"
 #include "loader/resolve_model.h"
 
 namespace sdxl::loader {
@@ -37,28 +37,31 @@ core::Result<LoadedModel> ResolveAndLoad(
     return out;
   }
 
-  ComponentGate gate;
+  auto loaded = LoadWhilePulling(
+      plan.dir, pull, [&](const PullOptions& opts) { return ResolveModel(model, env, opts); },
+      get_engine, std::move(load));
+  if (loaded.ok()) loaded->total_s = Since(t0);
+  return loaded;
+}
+
+core::Result<LoadedModel> LoadWhilePulling(
+    const std::filesystem::path& dir, const PullOptions& pull,
+    const std::function<core::Result<PulledModel>(const PullOptions&)>& run_pull,
+    const std::function<core::Result<sdxl::Engine*>()>& get_engine,
+    sdxl::PipelineLoadOptions load) {
+  const auto t0 = Clock::now();
+  LoadedModel out;
+  PullWeightSource source;
   PullOptions opts = pull;
-  // A failed load stops the pull (unless the caller brought its own cancel flag).
+  opts.observer = &source;
+  // A failed load stops the pull (unless the caller brought its own cancel flag; the source
+  // then fails the pull's next bytes with the load's error).
   std::atomic<bool> stop{false};
   if (!opts.transfer.cancel) opts.transfer.cancel = &stop;
-  opts.on_components_planned =
-      [&gate, user = pull.on_components_planned](const std::vector<std::string>& components) {
-        gate.Plan(components);
-        if (user) user(components);
-      };
-  opts.on_component_ready = [&gate, user = pull.on_component_ready](const std::string& c) {
-    gate.Ready(c);
-    if (user) user(c);
-  };
   std::optional<core::Result<PulledModel>> pulled;
   std::thread puller([&] {
-    auto r = ResolveModel(model, env, opts);
-    if (r.ok()) {
-      gate.AllReady();
-    } else {
-      gate.Fail(r.status());
-    }
+    auto r = run_pull(opts);
+    source.Finish(r.ok() ? core::Status::Ok() : r.status());
     pulled.emplace(std::move(r));
   });
 
@@ -68,19 +71,25 @@ core::Result<LoadedModel> ResolveAndLoad(
   if (!engine.ok()) {
     pipeline = engine.status();
   } else {
-    auto user_wait = load.wait_for_component;
-    load.wait_for_component = [&gate, user_wait](const std::string& component) {
-      SDXL_RETURN_IF_ERROR(gate.Wait(component));
-      return user_wait ? user_wait(component) : core::Status::Ok();
-    };
-    pipeline = (*engine)->LoadPipeline(plan.dir, load);
+    load.weights = &source;
+    pipeline = (*engine)->LoadPipeline(dir, load);
   }
   out.load_s = Since(t_load);
-  if (!pipeline.ok()) stop = true;
+  out.bytes_streamed = source.bytes_streamed();
+  out.bytes_from_disk = source.bytes_from_disk();
+  if (!pipeline.ok()) {
+    source.Cancel(pipeline.status());
+    stop = true;
+  }
   puller.join();
   // A failed pull is the cause of the load failure it led to; a pull we stopped is not.
-  if (!pulled->ok() && !(stop && pulled->status().code() == core::Code::kCancelled)) {
-    return pulled->status();
+  if (!pulled->ok()) {
+    const core::Status& ps = pulled->status();
+    const bool stopped_by_load =
+        !pipeline.ok() &&
+        (ps.code() == core::Code::kCancelled ||
+         (ps.code() == pipeline.status().code() && ps.message() == pipeline.status().message()));
+    if (!stopped_by_load) return ps;
   }
   if (!pipeline.ok()) return pipeline.status();
   out.pulled = std::move(**pulled);

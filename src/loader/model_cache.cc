@@ -23,6 +23,7 @@
 #include "loader/cache_state.h"
 #include "storage/local_object_store.h"
 #include "weights/manifest.h"
+#include "weights/safetensors.h"
 
 namespace sdxl::loader {
 namespace fs = std::filesystem;
@@ -229,6 +230,74 @@ int ComponentRank(const std::string& component) {
   return 7;  // unknown folders: last, with the UNet
 }
 
+bool IsWeightsFile(const std::string& rel) { return rel.ends_with(".safetensors"); }
+
+// The safetensors header of an object not yet downloaded: two ranged GETs (length, then JSON).
+core::Result<weights::SafetensorsHeader> ReadRemoteHeader(storage::ObjectStore& store,
+                                                          const storage::ObjectInfo& object,
+                                                          const std::string& uri) {
+  storage::ReadOptions ro;
+  ro.if_match = object.etag;
+  const std::string where = uri + "/" + object.key;
+  if (object.size < 8) return core::DataLoss(where + " is too short to be a safetensors file");
+  std::string prefix(8, '\0');
+  SDXL_RETURN_IF_ERROR(store.ReadRange(object.key, 0, prefix, ro));
+  auto n = weights::ReadSafetensorsHeaderSize(std::as_bytes(std::span(prefix)));
+  if (!n.ok()) return n.status().Annotate(store.DescribeKey(object.key));
+  if (*n > object.size - 8) {
+    return core::DataLoss(store.DescribeKey(object.key) +
+                          ": the safetensors header is longer than the object");
+  }
+  std::string bytes(8 + *n, '\0');
+  std::copy(prefix.begin(), prefix.end(), bytes.begin());
+  SDXL_RETURN_IF_ERROR(store.ReadRange(object.key, 8, std::span<char>(bytes.data() + 8, *n), ro));
+  auto header = weights::ParseSafetensorsHeader(std::as_bytes(std::span(bytes)), object.size);
+  if (!header.ok()) return header.status().Annotate(store.DescribeKey(object.key));
+  return header;
+}
+
+// In-flight verification of one downloading file against the manifest's chunk hashes. Each
+// chunk lies inside one download range (the range size is a multiple of the chunk size), whose
+// bytes arrive in order on one worker, so chunk c's hasher is only ever touched by that worker.
+struct ChunkCheck {
+  const weights::FileEntry* entry = nullptr;
+  std::vector<std::unique_ptr<core::Xxh3_64>> hashers;
+  std::vector<std::uint64_t> hashed;
+  std::atomic<std::uint64_t> verified{0};
+
+  explicit ChunkCheck(const weights::FileEntry& e)
+      : entry(&e), hashers(e.num_chunks()), hashed(e.num_chunks(), 0) {}
+
+  bool complete() const { return verified.load() == entry->num_chunks(); }
+
+  core::Status Add(std::uint64_t offset, std::span<const std::byte> bytes, const std::string& uri) {
+    while (!bytes.empty()) {
+      const std::uint64_t c = offset / entry->chunk_size;
+      if (c >= hashers.size()) return core::DataLoss(uri + ": more bytes than the manifest says");
+      const weights::ByteRange r = entry->ChunkRange(c);
+      const std::uint64_t n = std::min<std::uint64_t>(bytes.size(), r.end - offset);
+      if (!hashers[c]) hashers[c] = std::make_unique<core::Xxh3_64>();
+      hashers[c]->Update(bytes.first(n));
+      hashed[c] += n;
+      if (hashed[c] == r.size()) {
+        const std::uint64_t got = hashers[c]->Finish();
+        hashers[c].reset();
+        if (got != entry->chunk_xxh3[c]) {
+          return core::DataLoss(uri + ": the chunk at bytes " + std::to_string(r.begin) + "-" +
+                                std::to_string(r.end) +
+                                " does not match the manifest's XXH3: the object is corrupt "
+                                "in the bucket or changed during download; rerun (if it "
+                                "persists, rerun prepare-model)");
+        }
+        verified.fetch_add(1);
+      }
+      offset += n;
+      bytes = bytes.subspan(n);
+    }
+    return core::Status::Ok();
+  }
+};
+
 }  // namespace
 
 fs::path DefaultCacheRoot(const core::Environment& env) {
@@ -365,7 +434,40 @@ core::Result<PulledModel> PullModel(storage::ObjectStore& store, const ModelRef&
   const fs::path marker = dir / kCompleteMarkerName;
   const bool need_work = !downloads.empty() || !stale.empty() || state_changed ||
                          !manifest_copy_current || !Exists(marker);
+  // What the observer is told: every file, whether it is cached, and the safetensors headers.
+  const auto planned_files = [&]() -> core::Result<std::vector<PlannedFile>> {
+    std::vector<PlannedFile> files(wants.size());
+    std::vector<std::size_t> remote_headers;
+    for (std::size_t i = 0; i < wants.size(); ++i) {
+      files[i].rel = wants[i].rel;
+      files[i].size = wants[i].object.size;
+      files[i].cached = actions[i] == Action::kReuse;
+      if (!IsWeightsFile(wants[i].rel)) continue;
+      const weights::FileEntry* e = remote.manifest ? remote.manifest->Find(wants[i].rel) : nullptr;
+      if (e != nullptr && e->safetensors) {
+        files[i].header = *e->safetensors;
+      } else if (!files[i].cached) {
+        remote_headers.push_back(i);
+      }
+    }
+    std::vector<core::Status> errors(remote_headers.size());
+    core::ParallelFor(remote_headers.size(), 8, [&](std::size_t k) {
+      const std::size_t i = remote_headers[k];
+      auto h = ReadRemoteHeader(store, wants[i].object, uri);
+      if (h.ok()) {
+        files[i].header = std::move(*h);
+      } else {
+        errors[k] = h.status();
+      }
+    });
+    for (const auto& e : errors) SDXL_RETURN_IF_ERROR(e);
+    return files;
+  };
   if (!need_work) {
+    if (options.observer) {
+      SDXL_ASSIGN_OR_RETURN(auto files, planned_files());
+      options.observer->OnPlanned(dir, files);
+    }
     result.timings.plan_s = Since(t_plan);
     result.timings.total_s = Since(t_start);
     return result;
@@ -405,9 +507,18 @@ core::Result<PulledModel> PullModel(storage::ObjectStore& store, const ModelRef&
       if (n == 0) options.on_component_ready(c);
     }
   }
+  // Small files (configs, tokenizers) first, so every component can start loading; then the
+  // weights in the engine's order.
   std::stable_sort(downloads.begin(), downloads.end(), [&](std::size_t a, std::size_t b) {
-    return ComponentRank(ComponentOf(wants[a].rel)) < ComponentRank(ComponentOf(wants[b].rel));
+    const auto key = [&](std::size_t i) {
+      return std::make_pair(IsWeightsFile(wants[i].rel), ComponentRank(ComponentOf(wants[i].rel)));
+    };
+    return key(a) < key(b);
   });
+  if (options.observer) {
+    SDXL_ASSIGN_OR_RETURN(auto files, planned_files());
+    options.observer->OnPlanned(dir, files);
+  }
 
   // 3. Downloads, each file verified as it lands.
   const auto t_transfer = Clock::now();
@@ -422,22 +533,65 @@ core::Result<PulledModel> PullModel(storage::ObjectStore& store, const ModelRef&
     }
     std::atomic<std::int64_t> verify_ns{0};
     storage::TransferOptions topts = options.transfer;
+    // Chunks are verified in flight when each one falls inside one download range.
+    std::map<std::string, std::unique_ptr<ChunkCheck>> checks;  // by key; fixed before the run
+    if (verify) {
+      std::uint64_t chunk = 0;
+      for (const auto& e : remote.manifest->files) chunk = std::max(chunk, e.chunk_size);
+      if (chunk > 0 && topts.range_size % chunk != 0) {
+        topts.range_size = std::max<std::uint64_t>(1, topts.range_size / chunk) * chunk;
+      }
+      for (const std::size_t i : downloads) {
+        const weights::FileEntry* e = remote.manifest->Find(wants[i].rel);
+        if (e != nullptr && e->chunk_size > 0 && topts.range_size % e->chunk_size == 0 &&
+            e->num_chunks() == weights::NumChunks(e->size, e->chunk_size)) {
+          checks.emplace(wants[i].object.key, std::make_unique<ChunkCheck>(*e));
+        }
+      }
+    }
+    if (!checks.empty() || options.observer) {
+      topts.on_data = [&](const storage::ObjectInfo& object, std::uint64_t offset,
+                          std::span<const std::byte> bytes) -> core::Status {
+        const Want& w = wants[by_key.at(object.key)];
+        if (auto c = checks.find(object.key); c != checks.end()) {
+          const auto t_hash = Clock::now();
+          core::Status st = c->second->Add(offset, bytes, uri + "/" + w.rel);
+          verify_ns +=
+              std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t_hash).count();
+          SDXL_RETURN_IF_ERROR(st);
+        }
+        if (options.observer) return options.observer->OnData(w.rel, offset, bytes);
+        return core::Status::Ok();
+      };
+    }
     topts.on_downloaded = [&](const storage::ObjectInfo& object,
                               const fs::path& file) -> core::Status {
       const Want& w = wants[by_key.at(object.key)];
       const fs::path final_path = dir / w.rel;
       if (verify) {
-        const auto t_hash = Clock::now();
-        auto digest = core::Sha256FileHex(file.string());
-        verify_ns +=
-            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t_hash).count();
-        if (!digest.ok() || *digest != w.sha256) {
-          ::unlink(file.c_str());
-          if (!digest.ok()) return digest.status().Annotate("verifying " + file.string());
-          return core::DataLoss(uri + "/" + w.rel + ": SHA-256 " + *digest +
-                                " does not match the manifest's " + w.sha256 +
-                                ": the object is corrupt in the bucket or changed during "
-                                "download; rerun (if it persists, rerun prepare-model)");
+        const auto check = checks.find(object.key);
+        if (check != checks.end()) {
+          // Every chunk was checked against the manifest as it arrived.
+          if (!check->second->complete()) {
+            ::unlink(file.c_str());
+            return core::DataLoss(uri + "/" + w.rel + ": only " +
+                                  std::to_string(check->second->verified.load()) + " of " +
+                                  std::to_string(check->second->entry->num_chunks()) +
+                                  " chunks arrived verified; rerun");
+          }
+        } else {
+          const auto t_hash = Clock::now();
+          auto digest = core::Sha256FileHex(file.string());
+          verify_ns +=
+              std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t_hash).count();
+          if (!digest.ok() || *digest != w.sha256) {
+            ::unlink(file.c_str());
+            if (!digest.ok()) return digest.status().Annotate("verifying " + file.string());
+            return core::DataLoss(uri + "/" + w.rel + ": SHA-256 " + *digest +
+                                  " does not match the manifest's " + w.sha256 +
+                                  ": the object is corrupt in the bucket or changed during "
+                                  "download; rerun (if it persists, rerun prepare-model)");
+          }
         }
         if (::rename(file.c_str(), final_path.c_str()) != 0) {
           const int err = errno;
@@ -461,6 +615,7 @@ core::Result<PulledModel> PullModel(storage::ObjectStore& store, const ModelRef&
       if (--pending[component] == 0 && options.on_component_ready) {
         options.on_component_ready(component);
       }
+      if (options.observer) options.observer->OnFileReady(w.rel);
       return core::Status::Ok();
     };
     auto transferred = storage::DownloadObjects(store, std::move(jobs), topts);

@@ -14,8 +14,10 @@
 //  3. each cached file is reused when it still matches (a recorded stat stamp avoids re-reading
 //     it; otherwise it is re-hashed), else fetched again; files of an older version are removed;
 //  4. missing files are downloaded with the parallel transfer engine (ranged GETs, If-Match on the
-//     listed ETag, temp file + rename) and, with a manifest, verified against its SHA-256 before
-//     they get their final name: a final name never holds a partial or unverified file;
+//     listed ETag, temp file + rename) and, with a manifest, verified before they get their final
+//     name: each 8 MiB chunk against the manifest's XXH3-64 as its bytes arrive (a bad chunk
+//     fails the pull at once), or, when the chunks cannot be checked in flight, the whole file's
+//     SHA-256 once it is complete. A final name never holds a partial or unverified file;
 //  5. the completion marker is written last, so a killed pull is resumed by the next one and a
 //     half-pulled folder is never reported ready.
 //
@@ -26,6 +28,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,6 +38,7 @@
 #include "loader/model_ref.h"
 #include "storage/object_store.h"
 #include "storage/transfer.h"
+#include "weights/safetensors.h"
 
 namespace sdxl::loader {
 
@@ -52,6 +57,33 @@ struct PullStats {
   int files_downloaded = 0, files_reused = 0;
 };
 
+// One file of the model as a pull plans it.
+struct PlannedFile {
+  std::string rel;  // path relative to the model folder ("unet/config.json")
+  std::uint64_t size = 0;
+  bool cached = false;  // already complete and verified in the cache: no download
+  // Safetensors files: the header, from the manifest or read with a ranged GET before the
+  // download (nullopt for cached files without a manifest: read it from the file).
+  std::optional<weights::SafetensorsHeader> header;
+};
+
+// Sees a pull as it runs, for consuming the model while it downloads (PullWeightSource).
+// Methods are called from the pull's threads; implementations must be thread-safe.
+class PullObserver {
+ public:
+  virtual ~PullObserver() = default;
+  // Once, before any download starts: the model folder and every file of the model. Small
+  // files (anything but *.safetensors) download first, then the weights in the engine's order.
+  virtual void OnPlanned(const std::filesystem::path& dir,
+                         const std::vector<PlannedFile>& files) = 0;
+  // Bytes of a downloading file as they arrive (TransferOptions::on_data: each byte once, any
+  // order across ranges). A non-OK status fails the pull.
+  virtual core::Status OnData(const std::string& rel, std::uint64_t offset,
+                              std::span<const std::byte> bytes) = 0;
+  // A downloaded file is complete, verified and under its final name.
+  virtual void OnFileReady(const std::string& rel) = 0;
+};
+
 struct PullOptions {
   std::filesystem::path cache_root;   // the models land in cache_root/<bucket>/<prefix>/
   storage::TransferOptions transfer;  // concurrency, progress callbacks, cancel
@@ -63,6 +95,8 @@ struct PullOptions {
   // transfer worker thread. Downloads go smallest component first and "unet" last.
   std::function<void(const std::vector<std::string>& components)> on_components_planned;
   std::function<void(const std::string& component)> on_component_ready;
+  // Optional (not owned): sees the plan and every byte as it arrives (PullObserver).
+  PullObserver* observer = nullptr;
 };
 
 struct PulledModel {

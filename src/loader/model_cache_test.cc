@@ -18,7 +18,6 @@
 
 #include "core/hash.h"
 #include "loader/cache_state.h"
-#include "loader/component_gate.h"
 #include "loader/resolve_model.h"
 #include "storage/local_object_store.h"
 #include "weights/manifest.h"
@@ -203,31 +202,6 @@ TEST_F(PullModelTest, ComponentsAreAnnouncedAndReadyInLoadOrderWithTheUnetLast) 
   ready.clear();
   ASSERT_TRUE(Pull().ok());
   EXPECT_EQ(ready.size(), 0u);  // nothing to do: the caller marks all ready when PullModel returns
-}
-
-TEST(ComponentGate, WaitsForPlanReadyAndFailure) {
-  ComponentGate gate;
-  std::atomic<int> passed{0};
-  std::thread t([&] {
-    EXPECT_TRUE(gate.Wait("vae").ok());
-    ++passed;
-    EXPECT_TRUE(gate.Wait("not_in_model").ok());  // released by the plan
-    ++passed;
-    EXPECT_EQ(gate.Wait("unet").code(), core::Code::kDataLoss);
-    ++passed;
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(passed.load(), 0);
-  gate.Plan({"", "vae", "unet"});
-  gate.Ready("vae");
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(passed.load(), 2);  // waiting for the unet
-  gate.Fail(core::DataLoss("unet corrupt"));
-  t.join();
-  EXPECT_TRUE(gate.Wait("vae").ok());  // ready before the failure
-  ComponentGate all;
-  all.AllReady();
-  EXPECT_TRUE(all.Wait("anything").ok());
 }
 
 TEST_F(PullModelTest, TruncatedAndCorruptedCacheFilesAreFetchedAgain) {

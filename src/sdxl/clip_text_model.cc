@@ -209,12 +209,13 @@ ClipTextOutput ClipTextModelImpl::Forward(const torch::Tensor& input_ids,
 core::Result<ClipTextModel> LoadClipTextModel(const std::filesystem::path& dir,
                                               const ClipLoadOptions& options) {
   SDXL_ASSIGN_OR_RETURN(ClipTextConfig config, ClipTextConfig::FromFile(dir / "config.json"));
-  SDXL_ASSIGN_OR_RETURN(auto files, FindComponentWeights(dir, options.variant));
+  SDXL_ASSIGN_OR_RETURN(auto files, FindComponentWeights(dir, options.variant, options.source));
   try {
     ClipTextModel model(config, torch::TensorOptions().dtype(options.dtype).device(options.device));
     ModuleLoadOptions load;
     load.dtype = options.dtype;
     load.device = options.device;
+    load.source = options.source;
     // transformers 5.x CLIPTextModel.save_pretrained drops the "text_model." prefix.
     load.file_prefix_renames = {{"embeddings.", "text_model.embeddings."},
                                 {"encoder.", "text_model.encoder."},

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "core/status.h"
+#include "weights/weight_source.h"
 
 namespace sdxl::sdxl {
 
@@ -89,6 +90,8 @@ struct ClipLoadOptions {
   torch::Dtype dtype = torch::kFloat32;
   torch::Device device = torch::kCPU;
   std::string variant;  // "fp16" picks model.fp16.safetensors
+  // Where the weight files' bytes come from (not owned); nullptr: read them from disk.
+  weights::WeightSource* source = nullptr;
 };
 
 // Reads `dir`/config.json, builds the model and loads its safetensors weights (eval mode).

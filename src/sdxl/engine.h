@@ -52,7 +52,9 @@ class Engine {
 
 // Bump when Engine, EnginePipeline or the pipeline.h structs change.
 // 2: PipelineLoadOptions::wait_for_component (component-by-component loading).
-inline constexpr uint32_t kEngineAbiVersion = 2;
+// 3: PipelineLoadOptions::weights (weights/weight_source.h: weights streamed into the engine)
+//    replaces wait_for_component.
+inline constexpr uint32_t kEngineAbiVersion = 3;
 
 // The version plus a fingerprint of the layouts that cross the boundary and of the C++ library
 // ABI, so that a library built from other headers is refused instead of crashing.

@@ -5,10 +5,10 @@
 // state dict key `text_model.encoder.layers.0.self_attn.q_proj.weight` is both the checkpoint key
 // and the module path. Loading is a lookup plus a shape check; every tensor is converted from its
 // stored dtype (F32/F16/BF16) to the target dtype and device. Bad checkpoints never half-load a
-// module: all keys and shapes are checked before any parameter is written (only a LibTorch
-// failure while copying, e.g. out of device memory, can leave it partly written). Parameters that
-// already have the target dtype/device are filled in place (no extra memory); others are
-// replaced one tensor at a time.
+// module: all keys and shapes are checked before any parameter is written (only a failure while
+// the bytes stream in — a download error, out of device memory — can leave it partly written).
+// Parameters that already have the target dtype/device are filled in place (no extra memory);
+// others get a new tensor of the target dtype/device each, filled the same way.
 //
 // Not thread-safe with respect to `module` (it is written); the files are only read.
 
@@ -16,11 +16,13 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "weights/weight_source.h"
 
 namespace sdxl::sdxl {
 
@@ -35,6 +37,17 @@ struct ModuleLoadOptions {
   // File key prefixes renamed before lookup, e.g. {"embeddings.", "text_model.embeddings."} for
   // transformers 5.x CLIPTextModel files, which drop the "text_model." prefix.
   std::vector<std::pair<std::string, std::string>> file_prefix_renames;
+  // Renames a file key before lookup (after file_prefix_renames), e.g. legacy VAE names.
+  std::function<std::string(const std::string&)> rename_key;
+  // File keys starting with one of these are skipped silently (e.g. the VAE's encoder when only
+  // its decoder is built); their bytes are never converted.
+  std::vector<std::string> skip_prefixes;
+  // Accept a file tensor whose shape is the model's followed by 1-sized dimensions (legacy VAE
+  // attention projections stored as (C, C, 1, 1) convs for (C, C) linears): same bytes.
+  bool accept_trailing_ones = false;
+  // Where the files' bytes come from (not owned; weights/weight_source.h). nullptr: read the
+  // files from disk (a FolderWeightSource).
+  weights::WeightSource* source = nullptr;
 };
 
 struct ModuleLoadReport {
@@ -46,13 +59,18 @@ struct ModuleLoadReport {
 // The safetensors files of a diffusers/transformers component folder (e.g. `text_encoder/`):
 // `model.safetensors` or `diffusion_pytorch_model.safetensors`, the `.<variant>.safetensors`
 // file when `variant` is set ("fp16"), or every shard named by a `*.safetensors.index.json`.
-// Errors say which file names were looked for.
+// Errors say which file names were looked for. Weight files are looked up in `source` (their
+// bytes may still be on their way; nullptr: on disk), shard indexes on disk.
 core::Result<std::vector<std::filesystem::path>> FindComponentWeights(
-    const std::filesystem::path& component_dir, const std::string& variant = "");
+    const std::filesystem::path& component_dir, const std::string& variant = "",
+    weights::WeightSource* source = nullptr);
 
 // Loads every parameter and buffer of `module` from `files`. On any missing key, unexpected key
 // or shape mismatch, returns InvalidArgument listing (up to 20 of) each kind and leaves the
-// module untouched.
+// module untouched. The headers come first (options.source->ReadHeader); then each file's bytes
+// are streamed (options.source->Stream) straight into the parameters, converted to the target
+// dtype piece by piece as they arrive (no copy of the file is held). A failed stream leaves the
+// module partly written: discard it.
 core::Result<ModuleLoadReport> LoadModuleWeights(torch::nn::Module& module,
                                                  const std::vector<std::filesystem::path>& files,
                                                  const ModuleLoadOptions& options = {});

@@ -5,6 +5,7 @@
 #include <torch/cuda.h>
 
 #include <chrono>
+#include <future>
 
 #include "sdxl/cpu_caching_allocator.h"
 #include "sdxl/prompt_weighting.h"
@@ -103,19 +104,15 @@ core::Result<SdxlPipeline> SdxlPipeline::Load(const std::filesystem::path& dir,
                                               const PipelineLoadOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
-  // Each component is read only once the caller says its files are complete (see
-  // PipelineLoadOptions::wait_for_component): text side first, the UNet (most bytes) last.
-  const auto wait = [&options](const std::string& component) -> core::Status {
-    if (!options.wait_for_component) return core::Status::Ok();
-    return options.wait_for_component(component);
-  };
-  SDXL_RETURN_IF_ERROR(wait(""));
+  weights::FolderWeightSource folder;
+  weights::WeightSource& source = options.weights ? *options.weights : folder;
+  SDXL_RETURN_IF_ERROR(source.WaitForComponent(""));
   if (!std::filesystem::is_directory(dir)) {
     return core::NotFound("model folder " + dir.string() +
                           " does not exist; pass a local diffusers SDXL pipeline folder");
   }
   SDXL_ASSIGN_OR_RETURN(impl->pipeline_config, LoadPipelineConfig(dir));
-  SDXL_RETURN_IF_ERROR(wait("scheduler"));
+  SDXL_RETURN_IF_ERROR(source.WaitForComponent("scheduler"));
   SDXL_ASSIGN_OR_RETURN(impl->scheduler_config, LoadSchedulerConfig(dir / "scheduler"));
   if (!impl->pipeline_config.scheduler_class.empty()) {
     // diffusers instantiates model_index.json's scheduler class with scheduler_config.json.
@@ -155,20 +152,54 @@ core::Result<SdxlPipeline> SdxlPipeline::Load(const std::filesystem::path& dir,
       return core::InvalidArgument(
           "float16 on the CPU is very slow and unsupported here; use --dtype fp32 or bf16 on CPU");
     }
-    TextEncoderLoadOptions to;
-    to.dtype = impl->dtype;
-    to.device = impl->device;
-    to.variant = options.variant;
-    for (const char* c : {"tokenizer", "tokenizer_2", "text_encoder", "text_encoder_2"}) {
-      SDXL_RETURN_IF_ERROR(wait(c));
-    }
-    SDXL_ASSIGN_OR_RETURN(auto text, SdxlTextEncoder::Load(dir, to));
-    impl->text = std::make_unique<SdxlTextEncoder>(std::move(text));
+    // The three parts load at the same time, each once its small files are in, so that with a
+    // streaming source every file's bytes go into the parameters as they download. The first
+    // failure cancels the source: the others stop waiting for bytes and fail with it.
+    const auto guarded = [&source](const std::function<core::Status()>& load) {
+      core::Status st;
+      try {
+        st = load();
+      } catch (const std::exception& e) {
+        st = core::Internal(std::string("LibTorch failed while loading: ") + e.what());
+      }
+      if (!st.ok()) source.Cancel(st);
+      return st;
+    };
+    auto text = std::async(std::launch::async, [&] {
+      return guarded([&]() -> core::Status {
+        for (const char* c : {"tokenizer", "tokenizer_2", "text_encoder", "text_encoder_2"}) {
+          SDXL_RETURN_IF_ERROR(source.WaitForComponent(c));
+        }
+        TextEncoderLoadOptions to;
+        to.dtype = impl->dtype;
+        to.device = impl->device;
+        to.variant = options.variant;
+        to.source = &source;
+        SDXL_ASSIGN_OR_RETURN(auto loaded, SdxlTextEncoder::Load(dir, to));
+        impl->text = std::make_unique<SdxlTextEncoder>(std::move(loaded));
+        return core::Status::Ok();
+      });
+    });
     ModelLoadOptions mo{impl->dtype, impl->device, options.variant};
-    SDXL_RETURN_IF_ERROR(wait("vae"));
-    SDXL_ASSIGN_OR_RETURN(impl->vae, LoadVae(dir / "vae", mo));
-    SDXL_RETURN_IF_ERROR(wait("unet"));
-    SDXL_ASSIGN_OR_RETURN(impl->unet, LoadUNet(dir / "unet", mo));
+    mo.source = &source;
+    auto vae = std::async(std::launch::async, [&] {
+      return guarded([&]() -> core::Status {
+        SDXL_RETURN_IF_ERROR(source.WaitForComponent("vae"));
+        SDXL_ASSIGN_OR_RETURN(impl->vae, LoadVae(dir / "vae", mo));
+        return core::Status::Ok();
+      });
+    });
+    const core::Status unet = guarded([&]() -> core::Status {
+      SDXL_RETURN_IF_ERROR(source.WaitForComponent("unet"));
+      SDXL_ASSIGN_OR_RETURN(impl->unet, LoadUNet(dir / "unet", mo));
+      return core::Status::Ok();
+    });
+    const core::Status text_status = text.get();
+    const core::Status vae_status = vae.get();
+    // The first failure is what every later one repeats (Cancel hands its status on).
+    SDXL_RETURN_IF_ERROR(text_status);
+    SDXL_RETURN_IF_ERROR(vae_status);
+    SDXL_RETURN_IF_ERROR(unet);
   } catch (const std::exception& e) {
     return core::Internal("loading " + dir.string() + " failed: " + e.what());
   }

@@ -20,6 +20,7 @@
 
 #include "core/status.h"
 #include "sdxl/model_config.h"
+#include "weights/weight_source.h"
 
 namespace sdxl::sdxl {
 
@@ -30,12 +31,11 @@ struct PipelineLoadOptions {
   DeviceKind device = DeviceKind::kAuto;     // auto: CUDA when available
   ComputeDtype dtype = ComputeDtype::kAuto;  // auto: fp32 on CPU, fp16 on CUDA
   std::string variant;                       // "fp16": load *.fp16.safetensors files
-  // Optional: called before the files of each component folder are read ("" for the top-level
-  // files such as model_index.json, then "scheduler", "tokenizer", "tokenizer_2",
-  // "text_encoder", "text_encoder_2", "vae", "unet": smallest first, the UNet last). It blocks
-  // until that component's files are complete (e.g. while the loader still downloads it); a
-  // non-OK status aborts the load with it. Lets a pipeline load while its weights arrive.
-  std::function<core::Status(const std::string& component)> wait_for_component;
+  // Where the model's files come from (not owned; weights/weight_source.h). nullptr: the folder
+  // on disk. With a streaming source (the loader's pull) the components load at the same time,
+  // each as soon as its small files are in, and the weights stream into the parameters while
+  // they download. The source must outlive the Load call only.
+  weights::WeightSource* weights = nullptr;
 };
 
 struct GenerateRequest {

@@ -4,6 +4,7 @@
 #include "sdxl/prompt_weighting.h"
 
 #include <cmath>
+#include <future>
 
 #include "sdxl/prompt_parser.h"
 
@@ -300,9 +301,20 @@ core::Result<SdxlTextEncoder> SdxlTextEncoder::Load(const std::filesystem::path&
                                                     const TextEncoderLoadOptions& options) {
   SDXL_ASSIGN_OR_RETURN(ClipTokenizer t1, ClipTokenizer::Load(model_dir / "tokenizer"));
   SDXL_ASSIGN_OR_RETURN(ClipTokenizer t2, ClipTokenizer::Load(model_dir / "tokenizer_2"));
-  ClipLoadOptions lo{options.dtype, options.device, options.variant};
-  SDXL_ASSIGN_OR_RETURN(ClipTextModel e1, LoadClipTextModel(model_dir / "text_encoder", lo));
-  SDXL_ASSIGN_OR_RETURN(ClipTextModel e2, LoadClipTextModel(model_dir / "text_encoder_2", lo));
+  ClipLoadOptions lo{options.dtype, options.device, options.variant, options.source};
+  // Both encoders at once: with a streaming source their bytes arrive at the same time.
+  auto first = std::async(std::launch::async, [&] {
+    auto r = LoadClipTextModel(model_dir / "text_encoder", lo);
+    if (!r.ok() && options.source) options.source->Cancel(r.status());
+    return r;
+  });
+  auto second = LoadClipTextModel(model_dir / "text_encoder_2", lo);
+  if (!second.ok() && options.source) options.source->Cancel(second.status());
+  auto first_result = first.get();
+  if (!first_result.ok()) return first_result.status();
+  if (!second.ok()) return second.status();
+  ClipTextModel e1 = std::move(first_result).value();
+  ClipTextModel e2 = std::move(second).value();
   if (!e2->config().with_projection) {
     return core::InvalidArgument((model_dir / "text_encoder_2").string() +
                                  " is not a CLIPTextModelWithProjection: SDXL needs its pooled "

@@ -59,6 +59,8 @@ struct TextEncoderLoadOptions {
   torch::Dtype dtype = torch::kFloat32;
   torch::Device device = torch::kCPU;
   std::string variant;  // "fp16": load model.fp16.safetensors
+  // Where the weight files' bytes come from (not owned); nullptr: read them from disk.
+  weights::WeightSource* source = nullptr;
 };
 
 class SdxlTextEncoder {

@@ -210,7 +210,7 @@ torch::Tensor UNet2DConditionImpl::forward(const UNetInputs& in) {
 core::Result<UNet2DCondition> LoadUNet(const std::filesystem::path& dir,
                                        const ModelLoadOptions& options) {
   SDXL_ASSIGN_OR_RETURN(auto config, LoadUNetConfig(dir));
-  SDXL_ASSIGN_OR_RETURN(auto files, FindComponentWeights(dir, options.variant));
+  SDXL_ASSIGN_OR_RETURN(auto files, FindComponentWeights(dir, options.variant, options.source));
   try {
     // Allocated on the target device and dtype, uninitialized: every parameter is loaded next.
     auto unet = [&] {
@@ -221,6 +221,7 @@ core::Result<UNet2DCondition> LoadUNet(const std::filesystem::path& dir,
     ModuleLoadOptions lo;
     lo.dtype = options.dtype;
     lo.device = options.device;
+    lo.source = options.source;
     SDXL_ASSIGN_OR_RETURN(auto report, LoadModuleWeights(*unet, files, lo));
     (void)report;
     unet->PrepareForInference(options.channels_last_on_cpu && options.device.is_cpu());

@@ -16,6 +16,7 @@
 #include "core/status.h"
 #include "sdxl/model_config.h"
 #include "sdxl/nn_blocks.h"
+#include "weights/weight_source.h"
 
 namespace sdxl::sdxl {
 
@@ -74,6 +75,8 @@ struct ModelLoadOptions {
   // Run convolutions in channels-last memory format when the device is the CPU (oneDNN's NHWC
   // kernels are faster; results equal NCHW up to float reassociation).
   bool channels_last_on_cpu = true;
+  // Where the weight files' bytes come from (not owned); nullptr: read them from disk.
+  weights::WeightSource* source = nullptr;
 };
 
 // Reads <dir>/config.json, builds the UNet and loads its safetensors weights (eval, no grad).

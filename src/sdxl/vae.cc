@@ -121,7 +121,7 @@ std::string CanonicalVaeKey(const std::string& key) {
 
 core::Result<Vae> LoadVae(const std::filesystem::path& dir, const ModelLoadOptions& options) {
   SDXL_ASSIGN_OR_RETURN(auto config, LoadVaeConfig(dir));
-  SDXL_ASSIGN_OR_RETURN(auto files, FindComponentWeights(dir, options.variant));
+  SDXL_ASSIGN_OR_RETURN(auto files, FindComponentWeights(dir, options.variant, options.source));
   try {
     Vae vae;
     // diffusers upcasts to float32 only for float16 (bfloat16 has float32's range).
@@ -133,43 +133,16 @@ core::Result<Vae> LoadVae(const std::filesystem::path& dir, const ModelLoadOptio
       vae.decoder = VaeDecoder(config);
     }
     vae.decoder->eval();
-    // Read the decoder's tensors (renaming legacy keys; skipping the encoder) into memory, then
-    // load by name with the shared shape checks.
-    std::map<std::string, torch::Tensor> state;
-    for (const auto& file : files) {
-      SDXL_ASSIGN_OR_RETURN(auto st, weights::SafetensorsFile::Open(file));
-      for (const auto& info : st.header().tensors()) {
-        if (info.name.rfind("encoder.", 0) == 0 || info.name.rfind("quant_conv.", 0) == 0) continue;
-        torch::Dtype dt;
-        switch (info.dtype) {
-          case weights::DType::kF32:
-            dt = torch::kFloat32;
-            break;
-          case weights::DType::kF16:
-            dt = torch::kFloat16;
-            break;
-          case weights::DType::kBF16:
-            dt = torch::kBFloat16;
-            break;
-          default:
-            return core::InvalidArgument(file.string() + ": tensor " + info.name +
-                                         " has an unsupported dtype (expected F32/F16/BF16)");
-        }
-        std::vector<int64_t> shape(info.shape.begin(), info.shape.end());
-        auto data = st.Data(info);
-        auto t = torch::from_blob(const_cast<std::byte*>(data.data()), shape,
-                                  torch::TensorOptions().dtype(dt))
-                     .clone();
-        // Legacy checkpoints store the attention projections as 1x1 convs (C, C, 1, 1).
-        std::string key = CanonicalVaeKey(info.name);
-        if (key != info.name && t.dim() == 4) t = t.flatten(1);
-        state.emplace(std::move(key), std::move(t));
-      }
-    }
+    // The decoder's tensors by name (legacy names renamed, the encoder skipped), streamed from
+    // the file into the parameters with the shared shape checks.
     ModuleLoadOptions lo;
     lo.dtype = vae.dtype;
     lo.device = options.device;
-    SDXL_ASSIGN_OR_RETURN(auto report, LoadModuleState(*vae.decoder, state, lo));
+    lo.source = options.source;
+    lo.rename_key = CanonicalVaeKey;
+    lo.skip_prefixes = {"encoder.", "quant_conv."};
+    lo.accept_trailing_ones = true;  // legacy attention projections stored as 1x1 convs
+    SDXL_ASSIGN_OR_RETURN(auto report, LoadModuleWeights(*vae.decoder, files, lo));
     (void)report;
     vae.decoder->PrepareForInference(options.channels_last_on_cpu && options.device.is_cpu());
     return vae;

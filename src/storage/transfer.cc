@@ -223,6 +223,13 @@ core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectIn
     std::uint64_t unreported = 0;
     ChunkSink sink = [&](std::string_view chunk) {
       if (run.user_cancelled()) return false;
+      if (options.on_data) {
+        write_error =
+            options.on_data(item.info, writer.position(),
+                            std::span<const std::byte>(
+                                reinterpret_cast<const std::byte*>(chunk.data()), chunk.size()));
+        if (!write_error.ok()) return false;
+      }
       write_error = writer.Write(chunk);
       if (!write_error.ok()) return false;
       unreported += chunk.size();
@@ -237,6 +244,13 @@ core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectIn
     buffer.space = [&writer] { return writer.Space(); };
     buffer.commit = [&](std::size_t n) {
       if (run.user_cancelled()) return false;
+      if (options.on_data) {
+        const std::span<char> received = writer.Space();
+        write_error = options.on_data(
+            item.info, writer.position(),
+            std::span<const std::byte>(reinterpret_cast<const std::byte*>(received.data()), n));
+        if (!write_error.ok()) return false;
+      }
       write_error = writer.Commit(n);
       if (!write_error.ok()) return false;
       unreported += n;

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +53,15 @@ struct TransferOptions {
   // engine does not delete it).
   std::function<core::Status(const ObjectInfo& object, const std::filesystem::path& file)>
       on_downloaded;
+  // Downloads: called from the worker with the bytes of `object` at [offset, offset + size) as
+  // they are received, before they are written to the file: every byte exactly once (a retried
+  // range resumes after the last byte handed out), in order within each range, ranges in
+  // parallel. For consuming a download while it runs (the cold-start loader streams weights into
+  // the engine from here). The span is valid during the call only. A non-OK status fails the
+  // whole transfer.
+  std::function<core::Status(const ObjectInfo& object, std::uint64_t offset,
+                             std::span<const std::byte> bytes)>
+      on_data;
 };
 
 struct TransferStats {

@@ -1,0 +1,87 @@
+#pragma once
+// PullWeightSource: the engine's WeightSource (weights/weight_source.h) fed by a running pull
+// (PullModel with this object as its observer). What the engine asks for is answered from the
+// pull's plan and its bytes in flight:
+//  - WaitForComponent: the component's small files (configs, tokenizer files, shard indexes; the
+//    pull downloads them before any weights) are verified and in place;
+//  - ReadHeader: from the manifest's tensor index, or the header the pull read with a ranged GET,
+//    or the cached file;
+//  - Stream: a file already in the cache is read from disk; a file being downloaded is handed to
+//    the engine's sink straight from the download's receive buffers (PullObserver::OnData) while
+//    the same bytes are written to the cache. Bytes that arrived before the engine asked for the
+//    file are read back from the cache file once it is complete and verified. Stream returns
+//    when the file is complete under its final name (verified when the manifest allows it).
+// A failed pull, or Cancel, releases every waiter with that error.
+// Thread-safe: the pull's workers call the observer methods while the engine's threads wait.
+
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "loader/model_cache.h"
+#include "weights/weight_source.h"
+
+namespace sdxl::loader {
+
+class PullWeightSource final : public weights::WeightSource, public PullObserver {
+ public:
+  // `read_threads`: readers when a file (or its early part) is read from the cache folder.
+  explicit PullWeightSource(int read_threads = 4) : read_threads_(read_threads) {}
+
+  // PullObserver (called by PullModel's threads).
+  void OnPlanned(const std::filesystem::path& dir, const std::vector<PlannedFile>& files) override;
+  core::Status OnData(const std::string& rel, std::uint64_t offset,
+                      std::span<const std::byte> bytes) override;
+  void OnFileReady(const std::string& rel) override;
+
+  // The pull returned: OK (every file is in place) or its error (released to every waiter).
+  void Finish(const core::Status& pull_status);
+
+  // WeightSource (called by the engine's threads).
+  core::Status WaitForComponent(const std::string& component) override;
+  bool HasFile(const std::filesystem::path& path) override;
+  core::Result<weights::SafetensorsHeader> ReadHeader(const std::filesystem::path& path) override;
+  core::Status Stream(const std::filesystem::path& path, const weights::WeightSink& sink) override;
+  void Cancel(const core::Status& status) override;
+
+  // Bytes handed to sinks straight from the network, and bytes read back from the cache (those
+  // that arrived before the engine asked for their file, and files that were cached already).
+  std::uint64_t bytes_streamed() const;
+  std::uint64_t bytes_from_disk() const;
+
+ private:
+  struct File {
+    std::uint64_t size = 0;
+    bool weights = false;  // streamed by the engine; otherwise a small file read from disk
+    bool ready = false;    // complete and verified under its final name
+    std::optional<weights::SafetensorsHeader> header;
+    const weights::WeightSink* sink = nullptr;  // while the engine's Stream waits
+    int calls_in_sink = 0;
+    std::map<std::uint64_t, std::uint64_t> missed;  // [begin, end) that arrived with no sink
+  };
+
+  // Waits (lock held) until the plan is known, the pull ended or the source failed.
+  core::Status WaitPlanned(std::unique_lock<std::mutex>& lock);
+  // The relative path of `path` in the plan; nullptr when the model has no such file.
+  File* Find(const std::filesystem::path& path);
+
+  const int read_threads_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool planned_ = false;
+  bool finished_ = false;
+  core::Status error_;
+  std::filesystem::path dir_;
+  std::map<std::string, File> files_;
+  std::map<std::string, int> small_pending_;  // component -> small files not yet ready
+  std::uint64_t bytes_streamed_ = 0;
+  std::uint64_t bytes_from_disk_ = 0;
+};
+
+}  // namespace sdxl::loader
