@@ -2,9 +2,14 @@
 // tests/parity/test_text_encoder_parity.py).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <fstream>
+#include <mutex>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "sdxl/clip_text_model.h"
 #include "sdxl/module_loader.h"
@@ -160,6 +165,109 @@ TEST_F(ClipTextModelTest, ConvertsDtypeOnLoad) {
   to_half.dtype = torch::kFloat16;
   ASSERT_TRUE(LoadModuleWeights(*model, *files, to_half).ok());
   EXPECT_EQ(model->named_parameters()["text_projection.weight"].scalar_type(), torch::kFloat16);
+}
+
+// A WeightSource over a local file that hands out the data in small pieces of random sizes, in
+// random order, from several threads (as parallel ranged downloads do), so that pieces cut
+// elements apart. `fail_after` > 0: the stream fails after that many pieces; `drop_last`: one
+// piece is never delivered although Stream reports success.
+class ChoppySource : public weights::WeightSource {
+ public:
+  int fail_after = 0;
+  bool drop_last = false;
+  core::Status WaitForComponent(const std::string&) override { return core::Status::Ok(); }
+  bool HasFile(const fs::path& path) override { return fs::exists(path); }
+  core::Result<weights::SafetensorsHeader> ReadHeader(const fs::path& path) override {
+    return weights::ReadSafetensorsHeaderFromFile(path);
+  }
+  core::Status Stream(const fs::path& path, const weights::WeightSink& sink) override {
+    std::ifstream in(path, std::ios::binary);
+    const std::string file((std::istreambuf_iterator<char>(in)), {});
+    std::mt19937 rng(11);
+    std::vector<std::pair<std::size_t, std::size_t>> pieces;
+    for (std::size_t at = 0; at < file.size();) {
+      const std::size_t n = std::min<std::size_t>(file.size() - at, 1 + rng() % 777);
+      pieces.emplace_back(at, n);
+      at += n;
+    }
+    std::shuffle(pieces.begin(), pieces.end(), rng);
+    if (drop_last) pieces.pop_back();
+    std::atomic<std::size_t> next{0};
+    std::atomic<int> delivered{0};
+    std::mutex mu;
+    core::Status first;
+    auto work = [&] {
+      for (std::size_t i = next++; i < pieces.size(); i = next++) {
+        if (fail_after > 0 && delivered++ >= fail_after) {
+          std::lock_guard<std::mutex> lock(mu);
+          first = core::DataLoss("connection reset mid-tensor");
+          return;
+        }
+        const auto [at, n] = pieces[i];
+        core::Status st = sink(at, std::as_bytes(std::span(file).subspan(at, n)));
+        if (!st.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          first = st;
+          return;
+        }
+      }
+    };
+    std::thread a(work), b(work);
+    work();
+    a.join();
+    b.join();
+    return first;
+  }
+  void Cancel(const core::Status&) override {}
+};
+
+TEST_F(ClipTextModelTest, StreamedPiecesOfAnySizeAndOrderLoadTheSameTensors) {
+  ClipTextModel reference(TinyConfig(true, 2));
+  auto state = RandomState(reference, false);
+  std::map<std::string, torch::Tensor> half;
+  for (auto& [k, v] : state) half[k] = v.to(torch::kBFloat16);
+  half["text_model.embeddings.position_ids"] = torch::arange(10).unsqueeze(0);  // int64 buffer
+  ASSERT_TRUE(WriteTensors(dir_ / "model.safetensors", half).ok());
+  const std::vector<fs::path> files{dir_ / "model.safetensors"};
+  for (const auto dtype : {torch::kFloat32, torch::kBFloat16, torch::kFloat16}) {
+    for (const bool staged : {false, true}) {  // converted piece by piece, or per whole tensor
+      ModuleLoadOptions from_disk;
+      from_disk.dtype = dtype;
+      ASSERT_TRUE(LoadModuleWeights(*reference, files, from_disk).ok());
+      ClipTextModel model(TinyConfig(true, 2));
+      ChoppySource choppy;
+      ModuleLoadOptions streamed = from_disk;
+      streamed.source = &choppy;
+      streamed.stage_whole_tensors = staged;
+      auto report = LoadModuleWeights(*model, files, streamed);
+      ASSERT_TRUE(report.ok()) << report.status().message();
+      auto want = reference->named_parameters();
+      for (auto& p : model->named_parameters()) {
+        EXPECT_EQ(p.value().scalar_type(), dtype) << p.key();
+        EXPECT_TRUE(torch::equal(p.value(), want[p.key()])) << p.key();
+      }
+    }
+  }
+}
+
+TEST_F(ClipTextModelTest, AStreamThatFailsOrComesShortIsAnError) {
+  ClipTextModel model(TinyConfig(true, 2));
+  ASSERT_TRUE(WriteTensors(dir_ / "model.safetensors", RandomState(model, false)).ok());
+  const std::vector<fs::path> files{dir_ / "model.safetensors"};
+  ChoppySource failing;
+  failing.fail_after = 20;
+  ModuleLoadOptions options;
+  options.source = &failing;
+  auto failed = LoadModuleWeights(*model, files, options);
+  EXPECT_EQ(failed.status().code(), core::Code::kDataLoss);
+  EXPECT_NE(failed.status().message().find("connection reset"), std::string::npos);
+  ChoppySource short_source;
+  short_source.drop_last = true;
+  options.source = &short_source;
+  auto short_load = LoadModuleWeights(*model, files, options);
+  EXPECT_EQ(short_load.status().code(), core::Code::kDataLoss);
+  EXPECT_NE(short_load.status().message().find("delivered short"), std::string::npos)
+      << short_load.status().message();
 }
 
 TEST(ClipTextConfigTest, RejectsBadConfigsClearly) {

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <system_error>
 #include <utility>
 
@@ -50,6 +51,8 @@ EngineLibrary::EngineLibrary(fs::path path, void* handle, std::unique_ptr<Engine
       load_seconds_(load_seconds) {}
 
 EngineLibrary::~EngineLibrary() = default;
+
+void PrepareEngineEnvironment() { ::setenv("THP_MEM_ALLOC_ENABLE", "1", /*overwrite=*/0); }
 
 core::Result<std::unique_ptr<EngineLibrary>> EngineLibrary::Open(const EngineLocation& where) {
   const auto t0 = std::chrono::steady_clock::now();

@@ -228,6 +228,12 @@ struct Slot {
   torch::Tensor dest;
   bool in_place = false;
   bool cpu_convert = false;  // dest is on the CPU with a dtype ConvertElements handles
+  // Otherwise (a CUDA device, or a conversion ConvertElements lacks) the bytes are gathered in a
+  // host buffer (pinned for CUDA) and copied into `dest` in one go once the tensor is complete:
+  // one device copy per tensor instead of one per network piece.
+  bool staged = false;
+  std::once_flag staging_once;
+  torch::Tensor staging;  // uint8, the tensor's bytes in the file's dtype
   std::optional<weights::DType> dest_dtype;
   std::atomic<std::uint64_t> received{0};
   // Elements whose bytes were split between two pieces: collected here until complete.
@@ -255,9 +261,24 @@ void FillElements(Slot& slot, std::int64_t first, std::int64_t count, const std:
     }
     return;
   }
-  torch::Tensor src = torch::from_blob(const_cast<std::byte*>(data), {count},
-                                       torch::TensorOptions().dtype(slot.src_torch));
-  slot.dest.view({-1}).narrow(0, first, count).copy_(src);
+  throw std::logic_error("FillElements on a staged slot");
+}
+
+// Staged slots: gathers [lo, hi) in the host buffer; the piece that completes the tensor copies
+// it to `dest` (converting the dtype there) and frees the buffer.
+void StageSlot(Slot& slot, std::uint64_t lo, std::uint64_t hi, const std::byte* data) {
+  const std::uint64_t total = slot.end - slot.begin;
+  std::call_once(slot.staging_once, [&] {
+    slot.staging = torch::empty(
+        {static_cast<std::int64_t>(total)},
+        torch::TensorOptions().dtype(torch::kUInt8).pinned_memory(slot.dest.is_cuda()));
+  });
+  std::memcpy(static_cast<std::byte*>(slot.staging.data_ptr()) + (lo - slot.begin), data, hi - lo);
+  const std::uint64_t before = slot.received.fetch_add(hi - lo, std::memory_order_acq_rel);
+  if (before + (hi - lo) != total) return;
+  torch::Tensor src = slot.staging.view(slot.src_torch).view(slot.dest.sizes());
+  slot.dest.copy_(src);
+  slot.staging = torch::Tensor();
 }
 
 // The part [lo, hi) (absolute offsets, inside the slot) of a piece that starts at `data`.
@@ -410,6 +431,7 @@ core::Result<ModuleLoadReport> LoadModuleWeights(torch::nn::Module& module,
                           (*slot->dest_dtype == slot->src_dtype ||
                            (weights::IsConvertibleFloat(slot->src_dtype) &&
                             weights::IsConvertibleFloat(*slot->dest_dtype)));
+      slot->staged = !slot->cpu_convert || options.stage_whole_tensors;
       slots[file_index].push_back(std::move(slot));
     }
   } catch (const std::exception& e) {
@@ -433,8 +455,12 @@ core::Result<ModuleLoadReport> LoadModuleWeights(torch::nn::Module& module,
           Slot& slot = **it;
           const std::uint64_t lo = std::max(a, slot.begin), hi = std::min(b, slot.end);
           if (lo >= hi) continue;
-          FillSlot(slot, lo, hi, bytes.data() + (lo - a));
-          slot.received.fetch_add(hi - lo, std::memory_order_relaxed);
+          if (slot.staged) {
+            StageSlot(slot, lo, hi, bytes.data() + (lo - a));
+          } else {
+            FillSlot(slot, lo, hi, bytes.data() + (lo - a));
+            slot.received.fetch_add(hi - lo, std::memory_order_relaxed);
+          }
         }
       } catch (const std::exception& e) {
         return core::Internal(std::string("LibTorch failed while loading weights: ") + e.what());

@@ -45,6 +45,9 @@ struct ModuleLoadOptions {
   // Accept a file tensor whose shape is the model's followed by 1-sized dimensions (legacy VAE
   // attention projections stored as (C, C, 1, 1) convs for (C, C) linears): same bytes.
   bool accept_trailing_ones = false;
+  // Gather every tensor's bytes in a host buffer and copy it to the parameter once complete
+  // (what CUDA targets always do), also on the CPU. For tests of that path.
+  bool stage_whole_tensors = false;
   // Where the files' bytes come from (not owned; weights/weight_source.h). nullptr: read the
   // files from disk (a FolderWeightSource).
   weights::WeightSource* source = nullptr;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <future>
+#include <mutex>
 
 #include "sdxl/cpu_caching_allocator.h"
 #include "sdxl/prompt_weighting.h"
@@ -155,14 +156,22 @@ core::Result<SdxlPipeline> SdxlPipeline::Load(const std::filesystem::path& dir,
     // The three parts load at the same time, each once its small files are in, so that with a
     // streaming source every file's bytes go into the parameters as they download. The first
     // failure cancels the source: the others stop waiting for bytes and fail with it.
-    const auto guarded = [&source](const std::function<core::Status()>& load) {
+    std::mutex first_mu;
+    core::Status first_failure;  // the failure that cancelled the others
+    const auto guarded = [&](const std::function<core::Status()>& load) {
       core::Status st;
       try {
         st = load();
       } catch (const std::exception& e) {
         st = core::Internal(std::string("LibTorch failed while loading: ") + e.what());
       }
-      if (!st.ok()) source.Cancel(st);
+      if (!st.ok()) {
+        {
+          std::lock_guard<std::mutex> lock(first_mu);
+          if (first_failure.ok()) first_failure = st;
+        }
+        source.Cancel(st);
+      }
       return st;
     };
     auto text = std::async(std::launch::async, [&] {
@@ -194,12 +203,11 @@ core::Result<SdxlPipeline> SdxlPipeline::Load(const std::filesystem::path& dir,
       SDXL_ASSIGN_OR_RETURN(impl->unet, LoadUNet(dir / "unet", mo));
       return core::Status::Ok();
     });
-    const core::Status text_status = text.get();
-    const core::Status vae_status = vae.get();
-    // The first failure is what every later one repeats (Cancel hands its status on).
-    SDXL_RETURN_IF_ERROR(text_status);
-    SDXL_RETURN_IF_ERROR(vae_status);
-    SDXL_RETURN_IF_ERROR(unet);
+    text.wait();
+    vae.wait();
+    (void)unet;
+    // The first failure is the cause; the others only saw the source cancelled.
+    SDXL_RETURN_IF_ERROR(first_failure);
   } catch (const std::exception& e) {
     return core::Internal("loading " + dir.string() + " failed: " + e.what());
   }
