@@ -31,6 +31,8 @@ void AddServeCommand(CLI::App& app, CliContext& ctx, Action* run) {
                   "Key prefix for images in $PUBLIC_BUCKET_NAME (default: none)");
   cmd->add_option("--await-explicit-shutdown", c->await_explicit_shutdown,
                   "true: ignore SIGTERM; stop only on POST /shutdown or SIGINT (as Cog)");
+  cmd->add_option("--playground", c->playground,
+                  "true (default): serve the web page at /playground; false: 404");
   cmd->add_option("--port-file", c->port_file, "Write the bound port to this file");
   cmd->callback([run, c, port, &ctx] {
     *run = [c, port, &ctx] {

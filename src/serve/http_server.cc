@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "serve/openapi.h"
+#include "serve/playground.h"
 
 namespace sdxl::serve {
 namespace {
@@ -111,7 +112,11 @@ struct HttpServer::Impl {
       if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
         const_cast<httplib::Request&>(req).headers.emplace("Content-Length", "0");
       }
-      if (!options.auth_token.empty() && req.path != "/health-check" && req.path != "/ready" &&
+      // The playground page is static and public (it grants nothing; every call it makes
+      // carries the token the user types), so a browser can open it without a header.
+      const bool open_path = req.path == "/health-check" || req.path == "/ready" ||
+                             (options.playground && req.path == "/playground");
+      if (!options.auth_token.empty() && !open_path &&
           !TokenMatches(req.get_header_value("Authorization"), options.auth_token)) {
         res.set_header("WWW-Authenticate", "Bearer");
         Send(res, 401,
@@ -181,6 +186,21 @@ struct HttpServer::Impl {
                   ServiceReply reply = service.Cancel(req.matches[1].str());
                   Send(res, reply.http_status, reply.body);
                 });
+    if (options.playground) {
+      server.Get("/playground", [](const httplib::Request&, httplib::Response& res) {
+        for (const auto& [name, value] : PlaygroundHeaders()) res.set_header(name, value);
+        const std::string_view page = PlaygroundHtml();
+        res.set_content(page.data(), page.size(), "text/html; charset=utf-8");
+      });
+      server.Get(R"(/playground/predictions/([^/]+))",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   ServiceReply reply = service.InFlight(req.matches[1].str());
+                   res.set_header("Cache-Control", "no-store");
+                   Send(res, reply.http_status, reply.body);
+                 });
+      MethodNotAllowed("/playground", "GET,HEAD");
+      MethodNotAllowed(R"(/playground/predictions/([^/]+))", "GET,HEAD");
+    }
     // A known path with another method: 405 with Allow and no body, as coglet (axum) answers.
     MethodNotAllowed("/", "GET,HEAD");
     MethodNotAllowed("/health-check", "GET,HEAD");

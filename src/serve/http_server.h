@@ -10,12 +10,16 @@
 //   POST /shutdown              200 {}, then a graceful stop (the running prediction finishes)
 //   GET  /metrics               Prometheus text (not in Cog)
 //   GET  /ready                 200 when READY or BUSY, else 503 (readiness probes; not in Cog)
+//   GET  /playground            the web page (playground.h; not in Cog; off with playground=false)
+//   GET  /playground/predictions/{id}  an in-flight prediction's state, else 404 (the page's
+//                               progress poll; Cog has no GET of a prediction)
 // Bodies: no body or an empty one means {} (also with neither Content-Length nor
 // Transfer-Encoding, per RFC 9112); a Content-Type other than JSON is 415; invalid JSON is 400;
 // over 100 MiB is 413 (coglet's limit). A known path with another method is 405 with `Allow`;
 // an unknown path 404 (both with no body, as coglet). Requests that stall are dropped after
 // `read_timeout` without holding other connections. With `auth_token` set, every route but
-// /health-check needs `Authorization: Bearer <token>` (compared in constant time), else 401.
+// /health-check, /ready and the playground page itself (static; it sends the token the user types)
+// needs `Authorization: Bearer <token>` (compared in constant time), else 401.
 // Thread-safe; Start/Stop from one owner thread.
 
 #include <chrono>
@@ -35,6 +39,7 @@ struct HttpServerOptions {
   int port = 5000;  // 0: any free port (tests)
   std::string auth_token;
   std::string version = "0.1.0";
+  bool playground = true;  // GET /playground and its poll route; false: 404 as unknown paths
   std::chrono::seconds read_timeout{10};
   std::size_t max_body_bytes = 100u << 20;
   int threads = 32;

@@ -343,6 +343,17 @@ ServiceReply PredictionService::Cancel(const std::string& id) {
   return {200, json::object()};
 }
 
+ServiceReply PredictionService::InFlight(const std::string& id) const {
+  std::shared_ptr<Entry> entry;
+  {
+    std::lock_guard lock(mu_);
+    const auto it = in_flight_.find(id);
+    if (it == in_flight_.end()) return {404, json::object()};
+    entry = it->second;
+  }
+  return {200, entry->Snapshot().ToJson()};
+}
+
 void PredictionService::BeginShutdown() { shutting_down_ = true; }
 
 bool PredictionService::WaitIdle(std::chrono::milliseconds timeout) {

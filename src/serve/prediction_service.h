@@ -88,6 +88,10 @@ class PredictionService {
   ServiceReply Create(const nlohmann::json& request, const std::string& url_id, bool respond_async);
   // POST /predictions/{id}/cancel: 200 {} when in flight, else 404 {}.
   ServiceReply Cancel(const std::string& id);
+  // The state of a prediction in flight (queued or running): 200 with the full object, else 404
+  // {} (finished predictions are forgotten, as Cog forgets them). Read-only; not a Cog route:
+  // the playground page polls it for progress (GET /playground/predictions/{id}).
+  ServiceReply InFlight(const std::string& id) const;
 
   // --- shutdown ---
   // Refuses new predictions from now on (503); the running one continues.

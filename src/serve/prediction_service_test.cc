@@ -191,6 +191,28 @@ TEST(PredictionService, SyncCancelReturnsCanceled) {
   EXPECT_TRUE(r.body["metrics"]["predict_time"].is_number());
 }
 
+TEST(PredictionService, InFlightShowsProgressThenForgets) {
+  PredictionService s("test");
+  s.SetupSucceeded(StepRunner(20), {});
+  EXPECT_EQ(s.InFlight("p1").http_status, 404);
+  ASSERT_EQ(s.Create(json{{"input", {{"num_inference_steps", 100}}}}, "p1", true).http_status, 202);
+  std::string logs;
+  for (int i = 0; i < 500 && logs.find("step 2/100") == std::string::npos; ++i) {
+    auto r = s.InFlight("p1");
+    ASSERT_EQ(r.http_status, 200);
+    EXPECT_EQ(r.body["id"], "p1");
+    logs = r.body["logs"].get<std::string>();
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_NE(logs.find("step 2/100"), std::string::npos);
+  EXPECT_EQ(s.InFlight("other").http_status, 404);
+  ASSERT_EQ(s.Cancel("p1").http_status, 200);
+  ASSERT_TRUE(s.WaitIdle(5s));
+  // Reading never creates or reruns: a finished id is 404 and the service stays idle.
+  EXPECT_EQ(s.InFlight("p1").http_status, 404);
+  EXPECT_EQ(s.HealthJson()["status"], "READY");
+}
+
 TEST(PredictionService, PutIdMismatchIs422) {
   PredictionService s("test");
   s.SetupSucceeded(StepRunner(1), {});

@@ -248,6 +248,7 @@ int RunServer(const ServeConfig& c, const core::Environment& env) {
   ho.port = c.port;
   ho.auth_token = c.auth_token;
   ho.version = c.version;
+  ho.playground = c.playground;
   ho.on_shutdown_request = [&stop] { stop.Request("POST /shutdown"); };
   HttpServer http(service, metrics, ho);
   if (auto st = http.Start(); !st.ok()) {
@@ -256,6 +257,7 @@ int RunServer(const ServeConfig& c, const core::Environment& env) {
   }
   spdlog::info("listening on http://{}:{} (health: STARTING){}", c.host, http.port(),
                c.auth_token.empty() ? "" : "; bearer token required");
+  if (c.playground) spdlog::info("playground: http://{}:{}/playground", c.host, http.port());
   if (!c.port_file.empty()) {
     const fs::path tmp = c.port_file + ".tmp";
     std::ofstream(tmp) << http.port() << "\n";

@@ -32,6 +32,7 @@ struct ServeConfig {
   std::string webhook_auth_token;           // WEBHOOK_AUTH_TOKEN
   std::chrono::milliseconds throttle{500};  // COG_THROTTLE_RESPONSE_INTERVAL
   bool await_explicit_shutdown = false;
+  bool playground = true;   // --playground: the web page at GET /playground (playground.h)
   bool kubernetes = false;  // KUBERNETES_SERVICE_HOST set: touch /var/run/cog/ready when ready
   std::string port_file;    // --port-file: write the bound port there (tests, port 0)
   std::string version = "0.1.0";
