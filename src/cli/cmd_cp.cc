@@ -31,16 +31,24 @@ int RunCp(const CpArgs& args, const CliContext& ctx) {
   const bool src_s3 = args.src.starts_with("s3://");
   const bool dst_s3 = args.dst.starts_with("s3://");
   if (src_s3 == dst_s3) {
-    return ReportStatus(core::InvalidArgument(
+    return ReportUsage(
         src_s3 ? "cp between two s3:// locations is not supported; download, then upload"
-               : "cp needs one s3:// side: cp FILE s3://BUCKET/KEY or cp s3://BUCKET/KEY FILE"));
+               : "cp needs one s3:// side: cp FILE s3://BUCKET/KEY or cp s3://BUCKET/KEY FILE");
+  }
+  auto url = ParseS3Url(src_s3 ? args.src : args.dst, src_s3 ? "source" : "destination");
+  if (!url.ok()) return ReportUsage(url.status());
+  auto opts = MakeTransferOptions(args.transfer);
+  if (!opts.ok()) return ReportUsage(opts.status());
+  if (src_s3 && !args.recursive && (url->key.empty() || url->key.ends_with('/'))) {
+    return ReportUsage(args.src +
+                       " is a bucket or prefix; add --recursive to copy everything under it");
+  }
+  std::error_code dir_ec;
+  if (!src_s3 && !args.recursive && fs::is_directory(fs::path(args.src), dir_ec)) {
+    return ReportUsage(args.src + " is a directory; add --recursive to upload it");
   }
   auto config = LoadS3Config(ctx, args.s3);
   if (!config.ok()) return ReportStatus(config.status());
-  auto url = ParseS3Url(src_s3 ? args.src : args.dst, src_s3 ? "source" : "destination");
-  if (!url.ok()) return ReportStatus(url.status());
-  auto opts = MakeTransferOptions(args.transfer);
-  if (!opts.ok()) return ReportStatus(opts.status());
   auto store = OpenBucket(*config, url->bucket);
   if (!store.ok()) return ReportStatus(store.status());
 
@@ -55,13 +63,9 @@ int RunCp(const CpArgs& args, const CliContext& ctx) {
   if (src_s3) {
     fs::path dest(args.dst);
     if (args.recursive) {
-      stats = storage::DownloadPrefix(**store, url->key, dest, *opts);
+      stats = storage::DownloadPrefix(**store, FolderPrefix(url->key), dest, *opts);
       what = args.src + " -> " + dest.string();
     } else {
-      if (url->key.empty() || url->key.ends_with('/')) {
-        return ReportStatus(core::InvalidArgument(
-            args.src + " is a bucket or prefix; add --recursive to copy everything under it"));
-      }
       std::error_code ec;
       if (args.dst.ends_with('/') || fs::is_directory(dest, ec)) dest /= BaseName(url->key);
       stats = storage::DownloadFile(**store, url->key, dest, *opts);
@@ -69,14 +73,9 @@ int RunCp(const CpArgs& args, const CliContext& ctx) {
     }
   } else {
     const fs::path source(args.src);
-    std::error_code ec;
     if (args.recursive) {
-      stats = storage::UploadDirectory(**store, source, url->key, *opts);
+      stats = storage::UploadDirectory(**store, source, FolderPrefix(url->key), *opts);
     } else {
-      if (fs::is_directory(source, ec)) {
-        return ReportStatus(
-            core::InvalidArgument(args.src + " is a directory; add --recursive to upload it"));
-      }
       std::string key = url->key;
       if (key.empty() || key.ends_with('/')) key += source.filename().string();
       stats = storage::UploadFile(**store, source, key, *opts);

@@ -1,11 +1,13 @@
 // `sdxl-tigris generate --model DIR --prompt TEXT [...] --out PATH`: text-to-image with the SDXL
 // engine on a local diffusers folder. With --num-outputs N > 1, `--out x.png` writes x-0.png,
-// x-1.png, ... Files are written atomically (temporary file + rename).
+// x-1.png, ... Files are written atomically (temporary file + rename); missing folders of --out
+// are created.
 // The engine (LibTorch) lives in libsdxl-engine.so, loaded here after the arguments are checked
 // (sdxl/engine_loader.h); this file itself is torch-free.
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -18,6 +20,7 @@
 #include "core/progress.h"
 #include "image/image.h"
 #include "loader/load_model.h"
+#include "loader/resolve_model.h"
 #include "sdxl/engine_loader.h"
 #include "sdxl/pipeline.h"
 #include "sdxl/request_shaping.h"
@@ -46,7 +49,75 @@ fs::path OutputPath(const fs::path& out, int index, int count, std::string_view 
          (p.stem().string() + "-" + std::to_string(index) + p.extension().string());
 }
 
+// --out may name folders that do not exist yet (created when the image is written, like `cp`):
+// checked up front that they can be created, so a typo does not cost a whole generation.
+core::Status CheckOutputFolder(const fs::path& out_dir) {
+  std::error_code ec;
+  fs::path existing = out_dir;
+  while (!existing.empty() && !fs::exists(existing, ec)) existing = existing.parent_path();
+  if (existing.empty()) existing = ".";
+  if (!fs::is_directory(existing, ec)) {
+    return core::InvalidArgument("cannot create the output folder " + out_dir.string() + ": " +
+                                 existing.string() + " is not a folder; change --out");
+  }
+  if (::access(existing.c_str(), W_OK) != 0) {
+    return core::PermissionDenied("cannot write into " + existing.string() + "; change --out");
+  }
+  return core::Status::Ok();
+}
+
+// --variant V: which weight components of a pipeline folder have V weights
+// (*.V.safetensors, *.V-0000N-of-0000M.safetensors or *.safetensors.index.V.json), and which have
+// weights but none of V (the engine falls back to their plain weights).
+struct VariantCoverage {
+  std::vector<std::string> with, without;
+};
+VariantCoverage CheckVariant(const fs::path& model_dir, const std::string& variant) {
+  VariantCoverage cov;
+  std::error_code ec;
+  std::vector<fs::path> components;
+  for (const auto& entry : fs::directory_iterator(model_dir, ec)) {
+    if (entry.is_directory(ec)) components.push_back(entry.path());
+  }
+  std::sort(components.begin(), components.end());
+  const std::string dotted = "." + variant;
+  for (const auto& comp : components) {
+    bool weights = false, has_variant = false;
+    for (const auto& f : fs::directory_iterator(comp, ec)) {
+      const std::string name = f.path().filename().string();
+      if (name.ends_with(".safetensors")) {
+        weights = true;
+        const auto pos = name.find(dotted);
+        if (pos != std::string::npos && pos + dotted.size() < name.size() &&
+            (name[pos + dotted.size()] == '.' || name[pos + dotted.size()] == '-')) {
+          has_variant = true;
+        }
+      } else if (name.ends_with(".safetensors.index" + dotted + ".json")) {
+        has_variant = true;
+      }
+    }
+    if (has_variant) {
+      cov.with.push_back(comp.filename().string());
+    } else if (weights) {
+      cov.without.push_back(comp.filename().string());
+    }
+  }
+  return cov;
+}
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
 core::Status WriteAtomically(const fs::path& path, const std::vector<uint8_t>& bytes) {
+  std::error_code mk;
+  if (path.has_parent_path()) fs::create_directories(path.parent_path(), mk);
+  if (mk) {
+    return core::PermissionDenied("cannot create the folder " + path.parent_path().string() +
+                                  ": " + mk.message() + "; change --out");
+  }
   const fs::path tmp = path.string() + ".tmp-" + std::to_string(::getpid());
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
@@ -87,13 +158,11 @@ int RunGenerate(const GenerateArgs& a, const CliContext& ctx) {
   }
   auto format = image::ParseFormat(fmt_name);
   if (!format.ok()) {
-    return ReportStatus(core::InvalidArgument("unknown image format \"" + fmt_name +
-                                              "\"; use --format png, jpg or webp"));
+    return ReportUsage("unknown image format \"" + fmt_name + "\"; use --format png, jpg or webp");
   }
   const fs::path out_dir = fs::path(a.out).parent_path();
-  if (!out_dir.empty() && !fs::is_directory(out_dir)) {
-    return ReportStatus(core::NotFound("output folder " + out_dir.string() +
-                                       " does not exist; create it or change --out"));
+  if (!out_dir.empty()) {
+    if (auto st = CheckOutputFolder(out_dir); !st.ok()) return ReportStatus(st);
   }
 
   sdxl::PipelineLoadOptions lo;
@@ -105,11 +174,30 @@ int RunGenerate(const GenerateArgs& a, const CliContext& ctx) {
   lo.dtype = *dtype;
   lo.variant = a.variant;
   if (a.negative_prompt && a.guidance) WarnIfNegativeUnused(*a.guidance, "");
-  // The engine library (LibTorch, CUDA) opens on its own thread while the model is resolved.
-  auto engine_future = sdxl::EngineLibrary::OpenAsync(sdxl::LocateEngineLibrary(ctx.env));
   // --model: a local folder, s3://BUCKET/PATH (pulled into the cache), or empty for
   // MODEL_BUCKET_NAME/MODEL_PATH (loader/resolve_model.h).
   loader::PullOptions pull;
+  // --variant naming weights a local folder does not have is an error before anything loads (the
+  // engine would quietly load the plain weights); for a pulled model it is checked after.
+  bool variant_checked = false;
+  if (!a.variant.empty()) {
+    auto plan = loader::PlanModel(a.model, ctx.env, pull);
+    if (plan.ok() && !plan->pulls) {
+      const auto cov = CheckVariant(plan->dir, a.variant);
+      if (cov.with.empty()) {
+        return ReportStatus(core::NotFound(
+            "--variant " + a.variant + ": " + plan->dir.string() + " has no *." + a.variant +
+            ".safetensors weights; leave out --variant to load its plain weights"));
+      }
+      if (!cov.without.empty()) {
+        spdlog::warn("--variant {}: {} {} no {} weights; their plain weights are used", a.variant,
+                     JoinNames(cov.without), cov.without.size() == 1 ? "has" : "have", a.variant);
+      }
+      variant_checked = true;
+    }
+  }
+  // The engine library (LibTorch, CUDA) opens on its own thread while the model is resolved.
+  auto engine_future = sdxl::EngineLibrary::OpenAsync(sdxl::LocateEngineLibrary(ctx.env));
   core::ProgressBar pull_bar("pull", 0, !ctx.quiet && core::ProgressBar::StderrIsTerminal());
   pull.transfer.on_total = [&pull_bar](std::uint64_t t) { pull_bar.SetTotal(t); };
   pull.transfer.on_progress = [&pull_bar](std::uint64_t n) { pull_bar.Add(n); };
@@ -132,6 +220,18 @@ int RunGenerate(const GenerateArgs& a, const CliContext& ctx) {
   std::unique_ptr<sdxl::EnginePipeline> pipe = std::move(loaded->pipeline);
   const fs::path model_dir = loaded->pulled.dir;
   const double load_s = loaded->load_s;
+  if (!a.variant.empty() && !variant_checked) {
+    const auto cov = CheckVariant(model_dir, a.variant);
+    if (cov.with.empty()) {
+      spdlog::warn(
+          "--variant {} had no effect: {} has no *.{}.safetensors weights (prepare-model stores "
+          "weights under their plain names); the plain weights were loaded",
+          a.variant, model_dir.string(), a.variant);
+    } else if (!cov.without.empty()) {
+      spdlog::warn("--variant {}: {} {} no {} weights; their plain weights were used", a.variant,
+                   JoinNames(cov.without), cov.without.size() == 1 ? "has" : "have", a.variant);
+    }
+  }
 
   sdxl::GenerateRequest req;
   req.prompt = a.prompt;

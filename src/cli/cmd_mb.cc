@@ -18,10 +18,8 @@ void AddMbCommand(CLI::App& app, CliContext& ctx, Action* run) {
   cmd->callback([run, args, &ctx] {
     *run = [args, &ctx]() -> int {
       auto url = ParseS3Url(args->target, "bucket");
-      if (!url.ok()) return ReportStatus(url.status());
-      if (!url->key.empty()) {
-        return ReportStatus(core::InvalidArgument("mb takes s3://BUCKET without a key"));
-      }
+      if (!url.ok()) return ReportUsage(url.status());
+      if (!url->key.empty()) return ReportUsage("mb takes s3://BUCKET without a key");
       auto config = LoadS3Config(ctx, args->s3);
       if (!config.ok()) return ReportStatus(config.status());
       auto store = OpenBucket(*config, url->bucket);

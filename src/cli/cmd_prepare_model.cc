@@ -1,10 +1,11 @@
 // `sdxl-tigris prepare-model SOURCE BUCKET`: turn a Hugging Face SDXL repo (or a local diffusers
 // folder) into a ready-to-serve pipeline under <MODEL_PATH>/ in a bucket, with a manifest, and
 // print the environment a deployment needs. Resumable and idempotent (see prepare/prepare.h).
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <utility>
 
 #include "cli/commands.h"
 #include "core/progress.h"
@@ -43,19 +44,89 @@ class Opener : public prepare::ModelStoreOpener {
   const storage::S3Config& config_;
 };
 
+// One NAME=VALUE line of the environment block; values are IsEnvSafe (checked by the caller).
+void PrintEnv(const char* name, const std::string& value) {
+  std::printf("%s=%s\n", name, value.c_str());
+}
+
+// The deployment environment on stdout, so `prepare-model ... > deploy.env` works. The same text
+// is valid for `set -a; . ./deploy.env; set +a` (sh), `docker run --env-file`, `fly secrets
+// import` and dotenv readers (`sky launch --env-file`): comments start in column 0, values are
+// unquoted and IsEnvSafe, and the keys to fill in are present with empty values.
+int PrintEnvironment(const storage::Location& dest, const prepare::PrepareResult& r,
+                     const storage::S3Config& s3) {  // values checked by CheckEnvironmentValues
+  if (dest.kind == storage::Location::Kind::kLocal) {
+    const std::string dir = r.destination.substr(std::string_view("file://").size());
+    std::printf("# The model is in a local store, not a bucket: MODEL_BUCKET_NAME/MODEL_PATH do "
+                "not apply.\n");
+    std::printf("# Use it with: sdxl-tigris serve --model %s (or generate --model %s)\n",
+                dir.c_str(), dir.c_str());
+    return kExitOk;
+  }
+  std::string model_path = r.model_path;
+  std::string prefix = dest.prefix;
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  if (!prefix.empty()) model_path = prefix + "/" + model_path;
+  const std::string endpoint = s3.EffectiveEndpoint();
+  std::printf(
+      "# Deployment environment from sdxl-tigris prepare-model. Use it with `set -a; . ./FILE; "
+      "set +a`,\n"
+      "# `docker run --env-file FILE`, `fly secrets import < FILE` or `sky launch --env-file "
+      "FILE`.\n"
+      "# Fill in the two empty values: the access key id and secret of the key the server runs "
+      "with\n"
+      "# (read access to this bucket is enough; see deploy/iam/model-runner.json).\n");
+  PrintEnv("AWS_ACCESS_KEY_ID", "");
+  PrintEnv("AWS_SECRET_ACCESS_KEY", "");
+  PrintEnv("AWS_ENDPOINT_URL_S3", endpoint);
+  PrintEnv("AWS_REGION", s3.region);
+  PrintEnv("MODEL_BUCKET_NAME", dest.bucket);
+  PrintEnv("MODEL_PATH", model_path);
+  return kExitOk;
+}
+
+// Every value of the environment block must be writable unquoted (prepare::IsEnvSafe): checked
+// before any work, so a bad endpoint or prefix is not found out after a long upload.
+core::Status CheckEnvironmentValues(const storage::Location& dest, const storage::S3Config& s3) {
+  if (dest.kind == storage::Location::Kind::kLocal) return core::Status::Ok();
+  std::string prefix = dest.prefix;
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  const std::pair<const char*, std::string> values[] = {
+      {"endpoint", s3.EffectiveEndpoint()}, {"region", s3.region}, {"bucket", dest.bucket}};
+  for (const auto& [what, value] : values) {
+    if (!prepare::IsEnvSafe(value)) {
+      return core::InvalidArgument(std::string("the ") + what + " '" + value +
+                                   "' cannot be written into the deployment environment "
+                                   "unquoted; use letters, digits and _ . / : @ % + , = - only");
+    }
+  }
+  if (!prefix.empty() && !prepare::IsEnvSafe(prefix)) {
+    return core::InvalidArgument("the prefix '" + prefix +
+                                 "' cannot be part of MODEL_PATH: use letters, digits and "
+                                 "_ . / - only");
+  }
+  return core::Status::Ok();
+}
+
 int Run(const PrepareFlags& f, const CliContext& ctx) {
-  // stdout carries only the environment block (`prepare-model ... > deploy.env`): logs to stderr.
-  auto level = spdlog::get_level();
-  auto logger = spdlog::stderr_color_mt("prepare-model");
-  logger->set_pattern("%^%l%$: %v");
-  logger->set_level(level);
-  spdlog::set_default_logger(logger);
+  // stdout carries only the environment block (`prepare-model ... > deploy.env`): logs go to
+  // stderr (main.cc).
+  // BUCKET: a bare name is a bucket, even when a folder of that name is here.
+  auto dest = prepare::ParseDestination(f.bucket);
+  if (!dest.ok()) return ReportUsage(dest.status());
+  if (dest->kind == storage::Location::Kind::kS3 && f.bucket.find("://") == std::string::npos) {
+    std::error_code ec;
+    if (std::filesystem::exists(f.bucket, ec)) {
+      spdlog::warn("'{}' means the bucket {} (write ./{} for the local folder of that name)",
+                   f.bucket, f.bucket, f.bucket);
+    }
+  }
   prepare::PrepareOptions o;
   o.source = f.source;
   o.bucket = f.bucket;
   o.revision = f.revision;
   auto dtype = prepare::ParseDTypeChoice(f.dtype);
-  if (!dtype.ok()) return ReportStatus(dtype.status());
+  if (!dtype.ok()) return ReportUsage(dtype.status());
   o.dtype = *dtype;
   if (!f.model_path.empty()) o.model_path = f.model_path;
   o.lightning_steps = f.lightning_steps;
@@ -72,6 +143,7 @@ int Run(const PrepareFlags& f, const CliContext& ctx) {
   overrides.endpoint_url = f.endpoint_url;
   auto s3 = storage::S3Config::Load(ctx.env, overrides);
   if (!s3.ok()) return ReportStatus(s3.status());
+  if (auto st = CheckEnvironmentValues(*dest, *s3); !st.ok()) return ReportUsage(st);
   std::unique_ptr<hub::HubClient> hub;
   if (!prepare::IsLocalSource(f.source)) {
     auto hc = hub::HubConfig::FromEnvironment(ctx.env);
@@ -90,27 +162,7 @@ int Run(const PrepareFlags& f, const CliContext& ctx) {
                  r->files_uploaded, core::FormatBytes(static_cast<double>(r->bytes_uploaded)),
                  r->files_reused);
   }
-  // The deployment environment (stdout, so it can be redirected into an env file).
-  auto loc = storage::ParseLocation(f.bucket);
-  bool local = loc.ok() && loc->kind == storage::Location::Kind::kLocal;
-  std::string bucket_name = f.bucket;
-  std::string model_path = r->model_path;
-  if (loc.ok() && !local) {
-    bucket_name = loc->bucket;
-    std::string prefix = loc->prefix;
-    while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-    if (!prefix.empty()) model_path = prefix + "/" + model_path;
-  }
-  std::printf("# Environment for the deployment (fill in the model runner's keys):\n");
-  std::printf("AWS_ACCESS_KEY_ID=<runner access key id>\n");
-  std::printf("AWS_SECRET_ACCESS_KEY=<runner secret access key>\n");
-  if (!local) {
-    std::printf("AWS_ENDPOINT_URL_S3=%s\n", s3->EffectiveEndpoint().c_str());
-    std::printf("AWS_REGION=%s\n", s3->region.c_str());
-  }
-  std::printf("MODEL_BUCKET_NAME=%s\n", bucket_name.c_str());
-  std::printf("MODEL_PATH=%s\n", model_path.c_str());
-  return 0;
+  return PrintEnvironment(*dest, *r, *s3);
 }
 
 }  // namespace
@@ -125,8 +177,9 @@ void AddPrepareModelCommand(CLI::App& app, CliContext& ctx, Action* run) {
                   "Hugging Face repo id (e.g. ByteDance/SDXL-Lightning) or local diffusers folder")
       ->required();
   cmd->add_option("BUCKET", flags->bucket,
-                  "Bucket name on the configured endpoint, s3://bucket[/prefix], or a local "
-                  "store (path or file://)")
+                  "Bucket name on the configured endpoint (always a bucket, even if a folder of "
+                  "that name exists), s3://bucket[/prefix], or a local store written as a path "
+                  "(./DIR, /DIR) or file://DIR")
       ->required();
   cmd->add_option("--revision", flags->revision, "Branch, tag or commit of SOURCE")
       ->capture_default_str();

@@ -26,9 +26,8 @@ void AddPresignCommand(CLI::App& app, CliContext& ctx, Action* run) {
   cmd->callback([run, args, &ctx] {
     *run = [args, &ctx]() -> int {
       auto url = ParseS3Url(args->target, "object");
-      if (!url.ok()) return ReportStatus(url.status());
-      if (url->key.empty())
-        return ReportStatus(core::InvalidArgument("presign needs s3://BUCKET/KEY"));
+      if (!url.ok()) return ReportUsage(url.status());
+      if (url->key.empty()) return ReportUsage("presign needs s3://BUCKET/KEY");
       auto config = LoadS3Config(ctx, args->s3);
       if (!config.ok()) return ReportStatus(config.status());
       auto store = OpenBucket(*config, url->bucket);

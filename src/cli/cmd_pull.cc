@@ -5,7 +5,6 @@
 // under a final name, and the next run resumes. With --load the engine loads the pipeline while
 // it downloads (the weights stream into it, loader/load_model.h), which checks that the model
 // loads on this machine and measures the cold start (phase timings on stderr).
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -88,11 +87,7 @@ int PullAndLoad(const PullArgs& args, const CliContext& ctx, storage::ObjectStor
 }
 
 int RunPull(const PullArgs& args, const CliContext& ctx) {
-  // stdout carries only the folder (`dir=$(sdxl-tigris pull ...)`): logs go to stderr.
-  auto logger = spdlog::stderr_color_mt("pull");
-  logger->set_pattern("%^%l%$: %v");
-  logger->set_level(spdlog::get_level());
-  spdlog::set_default_logger(logger);
+  // stdout carries only the folder (`dir=$(sdxl-tigris pull ...)`): logs go to stderr (main.cc).
   auto ref = args.model.empty() ? loader::ModelRefFromEnvironment(ctx.env)
                                 : loader::ParseModelRef(args.model);
   if (!ref.ok()) return ReportStatus(ref.status());

@@ -1,5 +1,6 @@
-// `sdxl-tigris rm s3://BUCKET/KEY [--recursive]`: deletes an object, or every object under a
-// prefix (batched DeleteObjects).
+// `sdxl-tigris rm s3://BUCKET/KEY [--recursive]`: deletes an object, or with --recursive every
+// object under the folder KEY/ (batched DeleteObjects; the prefix rule of ls and cp, see
+// FolderPrefix in s3_flags.h). A recursive rm that matches nothing exits 1 and says so.
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -22,10 +23,9 @@ void AddRmCommand(CLI::App& app, CliContext& ctx, Action* run) {
   cmd->callback([run, args, &ctx] {
     *run = [args, &ctx]() -> int {
       auto url = ParseS3Url(args->target, "location");
-      if (!url.ok()) return ReportStatus(url.status());
+      if (!url.ok()) return ReportUsage(url.status());
       if (url->key.empty() && !args->recursive) {
-        return ReportStatus(core::InvalidArgument(
-            "rm needs s3://BUCKET/KEY; to empty a bucket or prefix add --recursive"));
+        return ReportUsage("rm needs s3://BUCKET/KEY; to empty a bucket or prefix add --recursive");
       }
       auto config = LoadS3Config(ctx, args->s3);
       if (!config.ok()) return ReportStatus(config.status());
@@ -37,13 +37,17 @@ void AddRmCommand(CLI::App& app, CliContext& ctx, Action* run) {
         if (!ctx.quiet) std::printf("delete: s3://%s/%s\n", url->bucket.c_str(), url->key.c_str());
         return 0;
       }
-      // A prefix names a directory: rm -r s3://b/models/x must not touch models/xl/.
-      std::string prefix = url->key;
-      if (!prefix.empty() && !prefix.ends_with('/')) prefix.push_back('/');
+      // A prefix names a folder: rm -r s3://b/models/x must not touch models/xl/.
+      const std::string prefix = FolderPrefix(url->key);
       auto objects = (*store)->List(prefix);
       if (!objects.ok()) return ReportStatus(objects.status());
       std::vector<std::string> keys;
       for (const auto& o : *objects) keys.push_back(o.key);
+      if (keys.empty()) {
+        return ReportStatus(core::NotFound("nothing to delete: no objects under s3://" +
+                                           url->bucket + "/" + prefix +
+                                           " (ls shows what exists)"));
+      }
       core::Status st = (*store)->DeleteMany(keys);
       if (!st.ok()) return ReportStatus(st);
       if (!ctx.quiet) {

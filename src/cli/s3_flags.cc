@@ -62,6 +62,16 @@ core::Result<S3Url> ParseS3Url(std::string_view text, std::string_view what) {
   return url;
 }
 
+std::string FolderPrefix(std::string_view key) {
+  std::string prefix(key);
+  if (!prefix.empty() && !prefix.ends_with('/')) prefix.push_back('/');
+  return prefix;
+}
+
+bool LsMatches(std::string_view key, std::string_view object_key) {
+  return object_key == key || object_key.starts_with(FolderPrefix(key));
+}
+
 core::Result<std::unique_ptr<storage::ObjectStore>> OpenBucket(const storage::S3Config& config,
                                                                const std::string& bucket) {
   return storage::OpenObjectStore("s3://" + bucket, config);

@@ -38,6 +38,14 @@ struct S3Url {
 };
 core::Result<S3Url> ParseS3Url(std::string_view text, std::string_view what);
 
+// The one prefix rule of `ls`, `cp --recursive` and `rm --recursive` (aws s3's rule for
+// recursive commands): the key part of s3://BUCKET/KEY names a folder, never the start of a name.
+// FolderPrefix("models/x") == "models/x/" (never "models/xl/..."); "" and "models/" unchanged.
+std::string FolderPrefix(std::string_view key);
+// What `ls s3://BUCKET/KEY` shows: the object named exactly KEY and everything under
+// FolderPrefix(KEY).
+bool LsMatches(std::string_view key, std::string_view object_key);
+
 // A store rooted at the bucket (keys are full keys).
 core::Result<std::unique_ptr<storage::ObjectStore>> OpenBucket(const storage::S3Config& config,
                                                                const std::string& bucket);

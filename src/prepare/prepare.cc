@@ -56,6 +56,70 @@ bool IsLocalSource(std::string_view s) {
   return fs::is_directory(fs::path(std::string(s)), ec);
 }
 
+namespace {
+
+bool IsBucketChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+}
+
+bool IsValidBucketName(std::string_view name) {
+  if (name.size() < 3 || name.size() > 63) return false;
+  if (!std::all_of(name.begin(), name.end(), IsBucketChar)) return false;
+  auto alnum = [](char c) { return IsBucketChar(c) && c != '.' && c != '-'; };
+  return alnum(name.front()) && alnum(name.back());
+}
+
+}  // namespace
+
+core::Result<storage::Location> ParseDestination(std::string_view bucket) {
+  const std::string text(bucket);
+  if (text.empty()) {
+    return core::InvalidArgument("BUCKET is empty: give a bucket name, s3://BUCKET[/PREFIX], "
+                                 "or a local store as ./DIR, /DIR or file://DIR");
+  }
+  if (text.starts_with("s3://") || text.starts_with("S3://") || text.starts_with("file://")) {
+    return storage::ParseLocation(text);
+  }
+  if (text.find("://") != std::string::npos) {
+    return core::InvalidArgument("unsupported BUCKET '" + text +
+                                 "': use a bucket name, s3://BUCKET[/PREFIX] or file://DIR");
+  }
+  const bool explicit_path = text.starts_with('/') || text.starts_with("./") ||
+                             text.starts_with("../") || text.starts_with('~') || text == "." ||
+                             text == "..";
+  if (explicit_path) {
+    storage::Location loc;
+    loc.kind = storage::Location::Kind::kLocal;
+    loc.path = text;
+    return loc;
+  }
+  if (text.find('/') != std::string::npos) {
+    const std::string name = text.substr(0, text.find('/'));
+    return core::InvalidArgument("BUCKET '" + text + "' is ambiguous: write s3://" + text +
+                                 " for the prefix " + text.substr(name.size() + 1) +
+                                 " in bucket " + name + ", or ./" + text +
+                                 " for a local folder");
+  }
+  if (!IsValidBucketName(text)) {
+    return core::InvalidArgument("BUCKET '" + text +
+                                 "' is not a valid bucket name (3-63 characters: a-z, 0-9, '.', "
+                                 "'-'); for a local folder write ./" +
+                                 text);
+  }
+  storage::Location loc;
+  loc.kind = storage::Location::Kind::kS3;
+  loc.bucket = text;
+  return loc;
+}
+
+bool IsEnvSafe(std::string_view value) {
+  if (value.empty()) return false;
+  return std::all_of(value.begin(), value.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("_./:@%+,=-").find(c) != std::string_view::npos;
+  });
+}
+
 core::Result<std::string> ModelLocation(std::string_view bucket, std::string_view model_path) {
   std::string mp(model_path);
   while (!mp.empty() && mp.front() == '/') mp.erase(mp.begin());
@@ -64,7 +128,13 @@ core::Result<std::string> ModelLocation(std::string_view bucket, std::string_vie
     return core::InvalidArgument("--path '" + std::string(model_path) +
                                  "' is not a usable model path: use a key prefix like org/name");
   }
-  SDXL_ASSIGN_OR_RETURN(auto loc, storage::ParseLocation(bucket));
+  if (!IsEnvSafe(mp)) {
+    return core::InvalidArgument(
+        "'" + std::string(model_path) +
+        "' cannot be MODEL_PATH: use letters, digits and _ . / - only (it goes into the "
+        "deployment environment); pass --path");
+  }
+  SDXL_ASSIGN_OR_RETURN(auto loc, ParseDestination(bucket));
   if (loc.kind == storage::Location::Kind::kS3) {
     std::string prefix = loc.prefix;
     while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
@@ -213,11 +283,20 @@ core::Result<Plan> MakePlan(const PrepareOptions& o, hub::HubClient* hub) {
     SDXL_RETURN_IF_ERROR(fetch_listing(o.source, o.revision));
     SDXL_RETURN_IF_ERROR(fetch_listing(base, "main"));
     SDXL_ASSIGN_OR_RETURN(std::string index, read_index(base));
-    SDXL_ASSIGN_OR_RETURN(Selection base_sel, SelectSdxlFiles(listing_of(base), index));
-    SDXL_ASSIGN_OR_RETURN(
-        plan.selection,
-        ApplyLightningRecipe(std::move(base_sel), listing_of(o.source), o.lightning_steps));
+    // The base's UNet weights are replaced by the Lightning UNet: never required (offline, the
+    // cache holds only what an earlier run downloaded, which is not them).
+    SDXL_ASSIGN_OR_RETURN(Selection base_sel, SelectSdxlFiles(listing_of(base), index, {"unet"}));
     SDXL_ASSIGN_OR_RETURN(std::string unet_file, LightningUnetFile(o.lightning_steps));
+    auto lightning =
+        ApplyLightningRecipe(std::move(base_sel), listing_of(o.source), o.lightning_steps);
+    if (!lightning.ok() && lightning.status().code() == core::Code::kNotFound &&
+        hub->config().offline) {
+      return core::NotFound("HF_HUB_OFFLINE is set and the Hugging Face cache has no " +
+                            unet_file + " of '" + o.source +
+                            "': unset HF_HUB_OFFLINE to download it, or pick the "
+                            "--lightning-steps prepared before");
+    }
+    SDXL_ASSIGN_OR_RETURN(plan.selection, std::move(lightning));
     recipe["name"] = "sdxl-lightning";
     recipe["base"] = {{"repo", base}, {"revision", plan.commits[base]}};
     recipe["unet"] = {

@@ -63,8 +63,23 @@ struct PrepareResult {
 // Whether SOURCE names a local folder (exists, or starts with '/', './', '../', '~' or file://).
 bool IsLocalSource(std::string_view source);
 
-// The store root for BUCKET + MODEL_PATH: "s3://bucket/<prefix/>model_path" or
-// "file:///abs/model_path".
+// How prepare-model reads BUCKET. A bare name is always a bucket on the configured endpoint,
+// even when a folder of that name exists in the working directory. "s3://bucket[/prefix]" is a
+// bucket (and key prefix). A local store is written explicitly: "file://PATH", or a path that
+// starts with '/', "./", "../" or '~' (or is "." / ".."). Refused, with the spelling to use:
+// "name/sub" (a bucket prefix or a relative folder?), other schemes, and bare names that no S3
+// bucket can have (3-63 characters of a-z, 0-9, '.', '-', starting and ending with a letter or
+// digit).
+core::Result<storage::Location> ParseDestination(std::string_view bucket);
+
+// Whether `value` can be written unquoted in the environment block, with the same meaning for
+// sh (`set -a; . FILE`), docker --env-file, `fly secrets import` and dotenv readers: letters,
+// digits and _ . / : @ % + , = - only (non-empty).
+bool IsEnvSafe(std::string_view value);
+
+// The store root for BUCKET (read by ParseDestination) + MODEL_PATH:
+// "s3://bucket/<prefix/>model_path" or "file:///abs/model_path". MODEL_PATH must be a key prefix
+// made of IsEnvSafe characters (it goes into the printed environment block).
 core::Result<std::string> ModelLocation(std::string_view bucket, std::string_view model_path);
 
 // Runs the whole preparation. `hub` is used for repo sources (may be null for local folders);

@@ -91,7 +91,8 @@ core::Result<std::string> RewriteShardIndex(std::string_view json, std::string_v
   }
 }
 
-core::Result<Selection> SelectSdxlFiles(const Listing& listing, std::string_view model_index_json) {
+core::Result<Selection> SelectSdxlFiles(const Listing& listing, std::string_view model_index_json,
+                                        const std::set<std::string>& weights_elsewhere) {
   const std::string& origin = listing.origin;
   nlohmann::json index;
   try {
@@ -212,7 +213,7 @@ core::Result<Selection> SelectSdxlFiles(const Listing& listing, std::string_view
     for (const auto* e : unused_idx) sel.skipped.push_back(e->path);
     if (use_variant) sel.fp16_variant = true;
 
-    bool needs_weights = !IsTokenizerOrScheduler(comp_cls);
+    bool needs_weights = !IsTokenizerOrScheduler(comp_cls) && !weights_elsewhere.count(comp);
     if (needs_weights && weights.empty()) {
       return Refuse(origin, "component '" + comp + "' has no .safetensors weights (only pickle " +
                                 "or other formats this tool does not load); use a repo with " +

@@ -12,6 +12,7 @@
 // result loads with `from_pretrained` without a `variant` argument.
 // Pure functions: thread-safe, no I/O.
 
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,7 +54,10 @@ struct Selection {
 // Selects the pipeline files from `listing`; `model_index_json` is the content of the repo's
 // model_index.json. InvalidArgument with the reason when the repo is not an SDXL diffusers
 // pipeline (or lacks safetensors weights for a model component).
-core::Result<Selection> SelectSdxlFiles(const Listing& listing, std::string_view model_index_json);
+// Components named in `weights_elsewhere` may lack weights in `listing` (a recipe supplies them:
+// the SDXL-Lightning UNet); their configs are still required and taken.
+core::Result<Selection> SelectSdxlFiles(const Listing& listing, std::string_view model_index_json,
+                                        const std::set<std::string>& weights_elsewhere = {});
 
 // The stored name of a variant file: "x.fp16.safetensors" -> "x.safetensors",
 // "x.fp16-00001-of-00002.safetensors" -> "x-00001-of-00002.safetensors",

@@ -186,6 +186,37 @@ TEST(Selection, RefusesNonSdxlWithAReason) {
   EXPECT_NE(r.status().message().find("vae/ is missing"), std::string::npos);
 }
 
+// HF_HUB_OFFLINE: the base repo's listing is its cached snapshot, which holds only what an earlier
+// Lightning run downloaded: every file of the pipeline but the UNet weights.
+TEST(Selection, UnetWeightsMayComeFromARecipe) {
+  Listing cached;
+  cached.origin = "stabilityai/stable-diffusion-xl-base-1.0";
+  for (const auto& e : SdxlBaseListing().files) {
+    const bool unet_weights = e.path.starts_with("unet/") && !e.path.ends_with(".json");
+    if (!unet_weights) cached.files.push_back(e);
+  }
+  auto refused = SelectSdxlFiles(cached, kSdxlIndex);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("'unet' has no .safetensors"), std::string::npos);
+
+  auto sel = SelectSdxlFiles(cached, kSdxlIndex, {"unet"});
+  ASSERT_TRUE(sel.ok()) << sel.status().ToString();
+  auto pairs = Pairs(*sel);
+  EXPECT_NE(std::find(pairs.begin(), pairs.end(),
+                      std::pair<std::string, std::string>{"unet/config.json", "unet/config.json"}),
+            pairs.end());
+  for (const auto& f : sel->files) {
+    EXPECT_FALSE(f.dest_path.starts_with("unet/") && f.kind == SelectedFile::Kind::kWeights)
+        << f.dest_path;
+  }
+  // Other components still need their weights.
+  Listing no_vae = cached;
+  std::erase_if(no_vae.files, [](const Listing::Entry& e) {
+    return e.path.starts_with("vae/") && e.path.ends_with(".safetensors");
+  });
+  EXPECT_FALSE(SelectSdxlFiles(no_vae, kSdxlIndex, {"unet"}).ok());
+}
+
 TEST(Selection, StripVariantAndRewriteIndex) {
   EXPECT_EQ(StripVariant("model.fp16.safetensors"), "model.safetensors");
   EXPECT_EQ(StripVariant("diffusion_pytorch_model.fp16-00001-of-00002.safetensors"),

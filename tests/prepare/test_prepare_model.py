@@ -311,8 +311,10 @@ def test_local_folder_into_local_store(sdxl_binary, tiny_repos, tmp_path):
     root = store / "tiny/base"
     files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
     assert files == PIPELINE_KEYS | {MANIFEST}
-    block = env_block(proc.stdout)
-    assert block["MODEL_PATH"] == "tiny/base"
+    # A local store is not a bucket: the block names no MODEL_BUCKET_NAME/MODEL_PATH, it says
+    # how to use the folder.
+    assert env_block(proc.stdout) == {}
+    assert f"--model {root}" in proc.stdout
     manifest = json.loads((root / MANIFEST).read_text())
     assert manifest["recipe"] == {"dtype": "bf16", "name": "sdxl"}
     # fp16 variant chosen, converted to bf16; scheduler untouched ("leading" as in the base).
