@@ -10,6 +10,8 @@ seed's Python script filled).
   ours-cold        `sdxl-tigris pull s3://B/m --load --device cpu` into an empty cache: the
                    weights stream from the download into the engine (fp32) while the cache is
                    written; ends when the pipeline is ready
+  ours-cold-bf16   the same into a bfloat16 pipeline (the stored dtype: no conversion, half
+                   the memory to fill)
   ours-cold-plain  the same from the plain prefix (headers by ranged GETs, no chunk hashes)
   cp               `sdxl-tigris cp --recursive s3://B/m DIR`: pure transfer of the same bytes
   curl-ceiling     16 parallel curl processes fetching the same bytes in 64 MiB ranges to
@@ -54,7 +56,7 @@ GiB, MiB, log = transfer_bench.GiB, transfer_bench.MiB, transfer_bench.log
 machine, measure, tool_versions = (transfer_bench.machine, transfer_bench.measure,
                                    transfer_bench.tool_versions)
 
-TOOLS = ("ours-cold", "ours-cold-plain", "cp", "curl-ceiling", "seed", "runai", "ours-warm",
+TOOLS = ("ours-cold", "ours-cold-bf16", "ours-cold-plain", "cp", "curl-ceiling", "seed", "runai", "ours-warm",
          "diffusers-warm")
 
 
@@ -131,10 +133,12 @@ def main() -> int:
             for tool in tools:
                 shutil.rmtree(cold_cache, ignore_errors=True)
                 shutil.rmtree(dest, ignore_errors=True)
-                if tool in ("ours-cold", "ours-cold-plain"):
-                    prefix = "m" if tool == "ours-cold" else "plain"
+                if tool in ("ours-cold", "ours-cold-bf16", "ours-cold-plain"):
+                    prefix = "plain" if tool == "ours-cold-plain" else "m"
                     cmd = [str(args.binary), "pull", f"s3://{bucket}/{prefix}", "--cache",
                            str(cold_cache), "--load", "--device", "cpu"]
+                    if tool == "ours-cold-bf16":
+                        cmd += ["--dtype", "bf16"]
                 elif tool == "cp":
                     cmd = [str(args.binary), "-q", "cp", "--recursive", f"s3://{bucket}/m", str(dest)]
                 elif tool == "curl-ceiling":
@@ -182,6 +186,7 @@ def main() -> int:
     fp32_mib = 2 * weight_bytes / MiB
     targets = [
         ("ours-cold / cp (load hidden under the download)", ratio("ours-cold", "cp"), "<= 1.15"),
+        ("ours-cold-bf16 / cp", ratio("ours-cold-bf16", "cp"), "-"),
         ("ours-cold / curl-ceiling", ratio("ours-cold", "curl-ceiling"), "(bound)"),
         ("cp / curl-ceiling", ratio("cp", "curl-ceiling"), "(bound)"),
         ("ours-cold / seed", ratio("ours-cold", "seed"), "<= 0.3"),

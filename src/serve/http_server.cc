@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "serve/openapi.h"
+#include "serve/peer_socket.h"
 #include "serve/playground.h"
 
 namespace sdxl::serve {
@@ -47,6 +48,7 @@ struct HttpServer::Impl {
   HttpServerOptions options;
   httplib::Server server;
   std::atomic<bool> shutdown_requested{false};
+  int local_port = 0;  // the bound port (set by Start before serving)
   std::vector<std::pair<std::regex, std::string>> known_paths;  // pattern, Allow; set in Routes()
 
   Impl(PredictionService& s, ServeMetrics& m, HttpServerOptions o)
@@ -81,7 +83,13 @@ struct HttpServer::Impl {
     json body;
     if (!ParseBody(req, res, body)) return;
     const bool async = req.get_header_value("Prefer") == "respond-async";
-    ServiceReply reply = service.Create(body, url_id, async);
+    // A sync prediction whose client hangs up is canceled (coglet's behaviour): watch the socket.
+    std::function<bool()> client_gone;
+    if (!async) {
+      const int fd = FindPeerSocket(req.remote_addr, req.remote_port, local_port);
+      if (fd >= 0) client_gone = [fd] { return PeerClosed(fd); };
+    }
+    ServiceReply reply = service.Create(body, url_id, async, client_gone);
     Send(res, reply.http_status, reply.body);
   }
 
@@ -254,6 +262,7 @@ core::Status HttpServer::Start() {
     }
     port_ = o.port;
   }
+  impl_->local_port = port_;
   thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
   return core::Status::Ok();
 }

@@ -237,7 +237,8 @@ json PredictionService::HealthJson() const {
 }
 
 ServiceReply PredictionService::Create(const json& request, const std::string& url_id,
-                                       bool respond_async) {
+                                       bool respond_async,
+                                       const std::function<bool()>& client_gone) {
   // The id: the URL's (PUT) must match the body's when both are given.
   std::string id = url_id;
   if (const auto it = request.find("id"); it != request.end() && !it->is_null()) {
@@ -331,7 +332,15 @@ ServiceReply PredictionService::Create(const json& request, const std::string& u
 
   if (respond_async) return {202, entry->Snapshot().ToJson()};
   std::unique_lock lock(entry->mu);
-  entry->done_cv.wait(lock, [&] { return entry->done; });
+  bool gone = false;
+  while (
+      !entry->done_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return entry->done; })) {
+    if (!gone && client_gone && client_gone()) {
+      gone = true;  // nobody will read the answer: stop at the next step, free the slot
+      entry->cancel = true;
+      spdlog::info("prediction {}: the client disconnected; canceling it", entry->p.id);
+    }
+  }
   return {200, entry->p.ToJson()};
 }
 

@@ -84,8 +84,12 @@ class PredictionService {
 
   // --- predictions ---
   // POST /predictions (url_id empty) or PUT /predictions/{url_id}. `request` is the parsed body
-  // (an object; `{}` for an empty body). Sync requests block until the prediction ends.
-  ServiceReply Create(const nlohmann::json& request, const std::string& url_id, bool respond_async);
+  // (an object; `{}` for an empty body). Sync requests block until the prediction ends; while
+  // they wait, `client_gone` (when given) is asked every 100 ms whether the HTTP client has
+  // disconnected, and if so the prediction is canceled as coglet does (it ends `canceled`; its
+  // webhook, if any, still gets the completed event).
+  ServiceReply Create(const nlohmann::json& request, const std::string& url_id, bool respond_async,
+                      const std::function<bool()>& client_gone = {});
   // POST /predictions/{id}/cancel: 200 {} when in flight, else 404 {}.
   ServiceReply Cancel(const std::string& id);
   // The state of a prediction in flight (queued or running): 200 with the full object, else 404

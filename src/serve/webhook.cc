@@ -23,7 +23,9 @@ WebhookSender::WebhookSender(WebhookOptions options)
         o.direct_receive = false;
         return o;
       }()) {
-  thread_ = std::thread([this] { Loop(); });
+  const int n = std::max(1, options_.workers);
+  threads_.reserve(n);
+  for (int i = 0; i < n; ++i) threads_.emplace_back([this] { Loop(); });
 }
 
 WebhookSender::~WebhookSender() {
@@ -32,7 +34,9 @@ WebhookSender::~WebhookSender() {
     stop_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  for (auto& t : threads_) t.join();
+  if (const size_t left = QueuedLocked(); left > 0)  // no worker left: no lock needed
+    spdlog::warn("{} webhook event(s) not delivered at shutdown", left);
 }
 
 void WebhookSender::OnStart(const Prediction& snapshot) {
@@ -65,32 +69,44 @@ void WebhookSender::Enqueue(const Prediction& snapshot, bool terminal) {
   Event e{snapshot.webhook, snapshot.ToJson().dump(), terminal};
   {
     std::lock_guard lock(mu_);
-    queue_.push_back(std::move(e));
+    lanes_[snapshot.id].push_back(std::move(e));
   }
   cv_.notify_all();
 }
 
+size_t WebhookSender::QueuedLocked() const {
+  size_t n = 0;
+  for (const auto& [id, lane] : lanes_) n += lane.size();
+  return n;
+}
+
+std::map<std::string, std::deque<WebhookSender::Event>>::iterator WebhookSender::NextLane() {
+  for (auto it = lanes_.begin(); it != lanes_.end(); ++it) {
+    if (!it->second.empty() && !active_.contains(it->first)) return it;
+  }
+  return lanes_.end();
+}
+
 bool WebhookSender::Flush(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  return cv_.wait_for(lock, timeout, [&] { return queue_.empty() && !busy_; });
+  return cv_.wait_for(lock, timeout, [&] { return lanes_.empty() && active_.empty(); });
 }
 
 void WebhookSender::Loop() {
   std::unique_lock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-    if (stop_) {
-      if (!queue_.empty())
-        spdlog::warn("{} webhook event(s) not delivered at shutdown", queue_.size());
-      return;
-    }
-    Event e = std::move(queue_.front());
-    queue_.pop_front();
-    busy_ = true;
+    auto lane = lanes_.end();
+    cv_.wait(lock, [&] { return stop_ || (lane = NextLane()) != lanes_.end(); });
+    if (stop_) return;
+    const std::string id = lane->first;
+    Event e = std::move(lane->second.front());
+    lane->second.pop_front();
+    active_.insert(id);
     lock.unlock();
     Deliver(e);
     lock.lock();
-    busy_ = false;
+    active_.erase(id);
+    if (auto it = lanes_.find(id); it != lanes_.end() && it->second.empty()) lanes_.erase(it);
     cv_.notify_all();
   }
 }

@@ -335,3 +335,42 @@ def test_generate_pulls_s3_models(sdxl_binary, sdxl_run, s3_server, buckets, tmp
     assert bad.returncode == 1
     assert f"nothing under s3://{bucket}/nope/" in bad.stderr
     assert not (tmp_path / "c.png").exists()
+
+
+def test_pull_load_streams_into_the_engine_through_resets(sdxl_binary, sdxl_run, s3_server,
+                                                          buckets, fault_proxy, tmp_path):
+    """`pull --load` with the real engine: the weights go from the download into the engine while
+    connections are reset and cut mid-tensor (each retried range resumes after the bytes already
+    handed over: a byte delivered twice would fail the chunk hashes and the byte counts), and the
+    cache ends up complete and verified."""
+    if not (sdxl_binary.parent / "libsdxl-engine.so").exists():
+        pytest.skip("libsdxl-engine.so not built (SDXL_WITH_TORCH=OFF)")
+    bucket, manifest = buckets["bucket"], buckets["manifest"]
+    # The first matching rule acts: the faults first, then every other weight GET waits a
+    # moment, so the engine (opening LibTorch meanwhile) asks for every file before its bytes
+    # come: then they can only reach it straight from the download.
+    resets = fault_proxy.add_rule("reset", method="GET",
+                                  path=rf"/{MODEL_PATH}/unet/diffusion_pytorch_model.safetensors$",
+                                  after_bytes=1 << 20, times=2)
+    cut = fault_proxy.add_rule("truncate", method="GET",
+                               path=rf"/{MODEL_PATH}/text_encoder/model.safetensors$",
+                               after_bytes=100_000, times=1)
+    fault_proxy.add_rule("delay", method="GET", path=rf"^/{bucket}/{MODEL_PATH}/.+\.safetensors$",
+                         seconds=2.0, times=None)
+    proc = pull(sdxl_run, f"s3://{bucket}/{MODEL_PATH}", "--cache", tmp_path / "cache", "--load",
+                "--device", "cpu", env=s3_server.env(endpoint=fault_proxy.endpoint))
+    assert proc.returncode == 0, proc.stderr
+    assert (resets.fired, cut.fired) == (2, 1)
+    line = next(x for x in proc.stderr.splitlines() if x.startswith("load: "))
+    assert "pipeline on cpu (float32)" in line, line
+    streamed = line.split("weights ")[1].split(" streamed")[0]
+    assert streamed not in ("0 B", "0.0 B"), line
+    check_prepared_copy(Path(proc.stdout.strip()), manifest)
+
+    # Warm: the same command reads the verified cache; nothing is downloaded.
+    fault_proxy.clear()
+    again = pull(sdxl_run, f"s3://{bucket}/{MODEL_PATH}", "--cache", tmp_path / "cache", "--load",
+                 "--device", "cpu", env=s3_server.env(endpoint=fault_proxy.endpoint))
+    assert again.returncode == 0, again.stderr
+    assert "0 files downloaded" in again.stderr, again.stderr
+    assert "0 B streamed from the download" in again.stderr, again.stderr

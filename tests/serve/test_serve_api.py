@@ -121,15 +121,47 @@ def test_async_put_idempotent_busy_and_cancel(serve_factory, fake_model):
     assert 'sdxl_predictions_total{status="canceled"} 1' in m
 
 
+
+def test_client_disconnect_cancels_a_sync_prediction(serve_factory, fake_model):
+    # coglet cancels a sync prediction whose HTTP client goes away (cog_api.md): the slot is freed
+    # at the next step instead of running 50 x 100 ms for nobody.
+    s = serve_factory(model=fake_model)
+    body = json.dumps({"input": {"prompt": "slow, then gone", "num_inference_steps": 50}}).encode()
+    port = int(s.url.rsplit(":", 1)[1])
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(b"PUT /predictions/gone HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    deadline = time.time() + 10
+    while "step 2/" not in s.request("PUT", "/predictions/gone", {}).json.get("logs", ""):
+        assert time.time() < deadline, s.logs()
+        time.sleep(0.05)
+    sock.close()
+    t0 = time.time()
+    s.wait_health("READY", timeout=4)  # 48 more steps would take 4.8 s
+    assert time.time() - t0 < 2, "the prediction ran on after its client left"
+    assert "the client disconnected; canceling it" in s.logs()
+    assert 'sdxl_predictions_total{status="canceled"} 1' in s.request("GET", "/metrics").text
+    # A client that stays gets its answer: the watch never cancels a connected one.
+    ok = s.request("POST", "/predictions", {"input": {"prompt": "slow but awaited",
+                                                      "num_inference_steps": 3}})
+    assert ok.status == 200 and ok.json["status"] == "succeeded", ok.json
+
+
 class _Hooks(http.server.BaseHTTPRequestHandler):
     events: list = []
     fail_completed = 0
     auth: list = []
+    down_hits = 0
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         cls = type(self)
         cls.auth.append(self.headers.get("Authorization"))
+        if self.path == "/down":  # a receiver that is always unavailable
+            cls.down_hits += 1
+            self.send_response(503)
+            self.end_headers()
+            return
         if body["status"] in ("succeeded", "failed", "canceled") and cls.fail_completed > 0:
             cls.fail_completed -= 1
             self.send_response(503)
@@ -145,7 +177,7 @@ class _Hooks(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hook_server():
-    _Hooks.events, _Hooks.fail_completed, _Hooks.auth = [], 2, []
+    _Hooks.events, _Hooks.fail_completed, _Hooks.auth, _Hooks.down_hits = [], 2, [], 0
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hooks)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
@@ -182,6 +214,31 @@ def test_webhooks_in_order_with_retries_and_auth(serve_factory, fake_model, hook
         time.sleep(0.05)
     time.sleep(0.2)
     assert [e["status"] for e in _Hooks.events] == ["succeeded"]
+
+
+def test_a_receiver_that_is_down_delays_only_its_own_predictions(serve_factory, fake_model,
+                                                                  hook_server):
+    # Prediction A's receiver answers 503 forever: its completed event is retried for about a
+    # minute. Prediction B, finished after it, must still get its webhook at once.
+    s = serve_factory(model=fake_model, env=dict(os.environ, COG_THROTTLE_RESPONSE_INTERVAL="0"))
+    port = hook_server.server_port
+    _Hooks.fail_completed = 0
+    a = s.request("POST", "/predictions", {"input": {"prompt": "a"}, "webhook_events_filter":
+                                           ["completed"], "webhook": f"http://127.0.0.1:{port}/down"})
+    assert a.status == 200
+    deadline = time.time() + 10
+    while _Hooks.down_hits < 2:  # A's lane is in its retry backoff now
+        assert time.time() < deadline
+        time.sleep(0.05)
+    b = s.request("POST", "/predictions", {"input": {"prompt": "b"}, "webhook_events_filter":
+                                           ["completed"], "webhook": f"http://127.0.0.1:{port}/hook"})
+    assert b.status == 200
+    deadline = time.time() + 5
+    while not _Hooks.events:
+        assert time.time() < deadline, "B's webhook waited behind A's retries"
+        time.sleep(0.05)
+    assert [e["id"] for e in _Hooks.events] == [b.json["id"]]
+    assert _Hooks.down_hits < 13  # A is still being retried, not given up
 
 
 def test_sigterm_lets_the_running_prediction_finish(serve_factory, fake_model):
