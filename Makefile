@@ -21,9 +21,10 @@ build: $(BUILD)/build.ninja
 
 # Every test: C++ unit tests (CTest), then integration/end-to-end tests (pytest) against a real
 # SeaweedFS, the fault proxy, the fake Hugging Face Hub and the reference Python stack.
+# Both write JUnit files into the build folder; CI checks their skips (tools/check_skips.py).
 test: build
-	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
-	SDXL_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q tests
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --output-junit $(abspath $(BUILD))/ctest-junit.xml
+	SDXL_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs --junitxml=$(abspath $(BUILD))/pytest-junit.xml tests
 
 unit-test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -58,3 +59,11 @@ clean:
 
 bench-prepare: build
 	$(PYTHON) bench/prepare/run.py --binary $(BUILD)/sdxl-tigris
+
+# libFuzzer targets (fuzz/, docs/testing.md "Fuzzing"), each for FUZZ_SECONDS (CI runs 15 s each):
+# `make fuzz`, or `make fuzz FUZZ_TARGETS=url_fuzz FUZZ_SECONDS=3600`. Needs clang.
+.PHONY: fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS ?=
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tools/run-fuzz.sh $(FUZZ_TARGETS)

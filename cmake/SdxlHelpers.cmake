@@ -18,7 +18,7 @@ function(sdxl_add_test name)
   sdxl_set_warnings(${name})
   include(GoogleTest)
   gtest_discover_tests(${name} PROPERTIES LABELS "unit;${A_LABELS}"
-                       ENVIRONMENT "SDXL_SOURCE_DIR=${PROJECT_SOURCE_DIR};SDXL_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared"
+                       ENVIRONMENT "SDXL_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
                        DISCOVERY_TIMEOUT 60)
 endfunction()
 

@@ -4,6 +4,10 @@
 #   tools/run-fuzz.sh                 # every target, 30 s each
 #   FUZZ_SECONDS=300 tools/run-fuzz.sh safetensors_header_fuzz
 #
+# Targets (fuzz/*_fuzz.cc; docs/testing.md "Fuzzing"): safetensors_header, manifest, s3_xml,
+# hub_json, http_headers, url, cog_request, prompt, clip_tokenizer. A target's dictionary, if
+# any, is fuzz/<name>.dict.
+#
 # Env: FUZZ_SECONDS (per target, default 30), BUILD_FUZZ (build dir, default build-fuzz),
 #      FUZZ_JOBS (ninja -j, default 2). Seeds come from fuzz/corpus/<name>/ (copied, never
 #      modified); new interesting inputs go to $BUILD_FUZZ/fuzz/corpus-<name>/ and crashes to
@@ -17,7 +21,8 @@ SECONDS_PER_TARGET="${FUZZ_SECONDS:-30}"
 JOBS="${FUZZ_JOBS:-2}"
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-  TARGETS=(safetensors_header_fuzz manifest_fuzz)
+  TARGETS=(safetensors_header_fuzz manifest_fuzz s3_xml_fuzz hub_json_fuzz http_headers_fuzz
+           url_fuzz cog_request_fuzz prompt_fuzz clip_tokenizer_fuzz)
 fi
 
 if ! command -v clang++ >/dev/null; then
@@ -40,7 +45,7 @@ for target in "${TARGETS[@]}"; do
   dict_args=()
   case "$name" in
     safetensors_header) dict_args=(-dict="$ROOT/fuzz/safetensors.dict") ;;
-    manifest) dict_args=(-dict="$ROOT/fuzz/manifest.dict") ;;
+    *) if [ -f "$ROOT/fuzz/$name.dict" ]; then dict_args=(-dict="$ROOT/fuzz/$name.dict"); fi ;;
   esac
   echo "== $target: ${SECONDS_PER_TARGET}s (seeds: $seeds)"
   if ! "$BUILD/fuzz/$target" "$corpus" "$seeds" "${dict_args[@]}" \

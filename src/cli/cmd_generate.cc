@@ -11,12 +11,12 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "cli/commands.h"
+#include "core/file_util.h"
 #include "core/progress.h"
 #include "image/image.h"
 #include "loader/load_model.h"
@@ -118,26 +118,9 @@ core::Status WriteAtomically(const fs::path& path, const std::vector<uint8_t>& b
     return core::PermissionDenied("cannot create the folder " + path.parent_path().string() +
                                   ": " + mk.message() + "; change --out");
   }
-  const fs::path tmp = path.string() + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f)
-      return core::PermissionDenied("cannot write " + tmp.string() + "; check the --out folder");
-    f.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-    f.close();
-    if (!f) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      return core::Unavailable("writing " + tmp.string() + " failed (disk full?)");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    return core::PermissionDenied("cannot move the image to " + path.string());
-  }
+  const core::Status st = core::WriteFileAtomically(
+      path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  if (!st.ok()) return core::Status(st.code(), st.message() + "; check the --out folder");
   return core::Status::Ok();
 }
 

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "cli/commands.h"
+#include "cli/s3_flags.h"
 #include "core/progress.h"
 #include "hub/hub_client.h"
 #include "prepare/prepare.h"
@@ -26,7 +27,7 @@ struct PrepareFlags {
   int lightning_steps = 4;
   int jobs = 16;
   std::string work_dir;
-  std::string endpoint_url;
+  S3Flags s3;  // --endpoint-url, --region, --profile, --addressing-style (also global)
 };
 
 class Opener : public prepare::ModelStoreOpener {
@@ -57,8 +58,9 @@ int PrintEnvironment(const storage::Location& dest, const prepare::PrepareResult
                      const storage::S3Config& s3) {  // values checked by CheckEnvironmentValues
   if (dest.kind == storage::Location::Kind::kLocal) {
     const std::string dir = r.destination.substr(std::string_view("file://").size());
-    std::printf("# The model is in a local store, not a bucket: MODEL_BUCKET_NAME/MODEL_PATH do "
-                "not apply.\n");
+    std::printf(
+        "# The model is in a local store, not a bucket: MODEL_BUCKET_NAME/MODEL_PATH do "
+        "not apply.\n");
     std::printf("# Use it with: sdxl-tigris serve --model %s (or generate --model %s)\n",
                 dir.c_str(), dir.c_str());
     return kExitOk;
@@ -139,9 +141,7 @@ int Run(const PrepareFlags& f, const CliContext& ctx) {
     o.work_dir = std::filesystem::path(cache) / "sdxl-tigris" / "prepare";
   }
 
-  storage::S3Overrides overrides;
-  overrides.endpoint_url = f.endpoint_url;
-  auto s3 = storage::S3Config::Load(ctx.env, overrides);
+  auto s3 = LoadS3Config(ctx, f.s3);
   if (!s3.ok()) return ReportStatus(s3.status());
   if (auto st = CheckEnvironmentValues(*dest, *s3); !st.ok()) return ReportUsage(st);
   std::unique_ptr<hub::HubClient> hub;
@@ -152,7 +152,7 @@ int Run(const PrepareFlags& f, const CliContext& ctx) {
   }
   Opener opener(*s3);
   auto r = prepare::PrepareModel(o, hub.get(), opener);
-  if (!r.ok()) return ReportStatus(r.status());
+  if (!r.ok()) return ReportS3Status(r.status(), *s3);
 
   if (r->was_complete) {
     spdlog::info("{} already holds this model ({} files, {}): nothing to upload", r->destination,
@@ -196,8 +196,7 @@ void AddPrepareModelCommand(CLI::App& app, CliContext& ctx, Action* run) {
       ->capture_default_str();
   cmd->add_option("--work-dir", flags->work_dir,
                   "Staging folder for converted files (default ~/.cache/sdxl-tigris/prepare)");
-  cmd->add_option("--endpoint-url", flags->endpoint_url,
-                  "S3 endpoint (default AWS_ENDPOINT_URL_S3 / AWS config)");
+  AddS3Flags(cmd, &flags->s3);
   cmd->callback([flags, &ctx, run] { *run = [flags, &ctx] { return Run(*flags, ctx); }; });
 }
 

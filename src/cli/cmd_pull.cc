@@ -112,7 +112,7 @@ int RunPull(const PullArgs& args, const CliContext& ctx) {
   if (args.load) return PullAndLoad(args, ctx, **store, *ref, options, bar);
   auto pulled = loader::PullModel(**store, *ref, options);
   bar.Finish();
-  if (!pulled.ok()) return ReportStatus(pulled.status());
+  if (!pulled.ok()) return ReportS3Status(pulled.status(), *config);
   std::printf("%s\n", pulled->dir.string().c_str());
   std::fflush(stdout);
   if (!ctx.quiet) {

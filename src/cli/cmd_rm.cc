@@ -1,6 +1,7 @@
 // `sdxl-tigris rm s3://BUCKET/KEY [--recursive]`: deletes an object, or with --recursive every
 // object under the folder KEY/ (batched DeleteObjects; the prefix rule of ls and cp, see
-// FolderPrefix in s3_flags.h). A recursive rm that matches nothing exits 1 and says so.
+// FolderPrefix in s3_flags.h). A recursive rm that matches nothing exits 1 and says so. --dryrun
+// prints the "(dryrun) delete: ..." lines and deletes nothing.
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -9,16 +10,19 @@
 namespace sdxl::cli {
 
 void AddRmCommand(CLI::App& app, CliContext& ctx, Action* run) {
-  auto* cmd = app.add_subcommand("rm", "Delete objects: rm s3://BUCKET/KEY [--recursive]");
+  auto* cmd =
+      app.add_subcommand("rm", "Delete objects: rm s3://BUCKET/KEY [--recursive] [--dryrun]");
   struct Args {
     std::string target;
     bool recursive = false;
+    bool dryrun = false;
     S3Flags s3;
   };
   auto args = std::make_shared<Args>();
   cmd->add_option("location", args->target, "s3://BUCKET/KEY (or prefix with --recursive)")
       ->required();
   cmd->add_flag("-r,--recursive", args->recursive, "Delete every object under the prefix");
+  cmd->add_flag("--dryrun", args->dryrun, "Print what would be deleted; delete nothing");
   AddS3Flags(cmd, &args->s3);
   cmd->callback([run, args, &ctx] {
     *run = [args, &ctx]() -> int {
@@ -31,28 +35,34 @@ void AddRmCommand(CLI::App& app, CliContext& ctx, Action* run) {
       if (!config.ok()) return ReportStatus(config.status());
       auto store = OpenBucket(*config, url->bucket);
       if (!store.ok()) return ReportStatus(store.status());
+      const char* done = args->dryrun ? "(dryrun) delete" : "delete";
       if (!args->recursive) {
-        core::Status st = (*store)->Delete(url->key);
-        if (!st.ok()) return ReportStatus(st);
-        if (!ctx.quiet) std::printf("delete: s3://%s/%s\n", url->bucket.c_str(), url->key.c_str());
+        if (!args->dryrun) {
+          core::Status st = (*store)->Delete(url->key);
+          if (!st.ok()) return ReportS3Status(st, *config);
+        }
+        if (!ctx.quiet || args->dryrun) {
+          std::printf("%s: s3://%s/%s\n", done, url->bucket.c_str(), url->key.c_str());
+        }
         return 0;
       }
       // A prefix names a folder: rm -r s3://b/models/x must not touch models/xl/.
       const std::string prefix = FolderPrefix(url->key);
       auto objects = (*store)->List(prefix);
-      if (!objects.ok()) return ReportStatus(objects.status());
+      if (!objects.ok()) return ReportS3Status(objects.status(), *config);
       std::vector<std::string> keys;
       for (const auto& o : *objects) keys.push_back(o.key);
       if (keys.empty()) {
         return ReportStatus(core::NotFound("nothing to delete: no objects under s3://" +
-                                           url->bucket + "/" + prefix +
-                                           " (ls shows what exists)"));
+                                           url->bucket + "/" + prefix + " (ls shows what exists)"));
       }
-      core::Status st = (*store)->DeleteMany(keys);
-      if (!st.ok()) return ReportStatus(st);
-      if (!ctx.quiet) {
+      if (!args->dryrun) {
+        core::Status st = (*store)->DeleteMany(keys);
+        if (!st.ok()) return ReportS3Status(st, *config);
+      }
+      if (!ctx.quiet || args->dryrun) {
         for (const auto& k : keys)
-          std::printf("delete: s3://%s/%s\n", url->bucket.c_str(), k.c_str());
+          std::printf("%s: s3://%s/%s\n", done, url->bucket.c_str(), k.c_str());
       }
       return 0;
     };

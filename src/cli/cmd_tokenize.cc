@@ -85,10 +85,11 @@ void AddTokenizeCommand(CLI::App& app, CliContext& ctx, Action* run) {
   cmd->add_flag("--no-pad", args->no_pad, "Do not pad to model_max_length (still truncates)");
   cmd->add_flag("--jsonl", args->jsonl,
                 "Read one JSON string per stdin line, print one JSON id array per line");
-  cmd->add_option("text", args->text, "The prompt");
-  cmd->callback([run, args] {
-    *run = [args] {
-      if (!args->jsonl && args->text.empty()) {
+  // "" is a prompt (the seed's default one): only a missing TEXT is an error.
+  CLI::Option* text = cmd->add_option("text", args->text, "The prompt (\"\" is the empty prompt)");
+  cmd->callback([run, args, text] {
+    *run = [args, given = text->count() > 0] {
+      if (!args->jsonl && !given) {
         std::fprintf(stderr, "sdxl-tigris: tokenize needs TEXT (or --jsonl with stdin)\n");
         return 2;
       }

@@ -13,27 +13,10 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/s3_flags.h"
 #include "sdxl/engine_loader.h"
 
 namespace sdxl::cli {
-
-int ReportStatus(const core::Status& status) {
-  if (status.ok()) return kExitOk;
-  std::fprintf(stderr, "sdxl-tigris: %s\n", status.message().c_str());
-  return status.code() == core::Code::kCancelled ? kExitInterrupted : kExitFailure;
-}
-
-int ReportUsage(std::string_view message) {
-  std::string line(message);
-  for (char& c : line) {
-    if (c == '\n') c = ' ';
-  }
-  while (!line.empty() && line.back() == ' ') line.pop_back();
-  std::fprintf(stderr, "sdxl-tigris: %s\n", line.c_str());
-  return kExitUsage;
-}
-
-int ReportUsage(const core::Status& status) { return ReportUsage(status.message()); }
 
 namespace {
 
@@ -55,12 +38,24 @@ std::string Join(const std::vector<std::string>& names) {
   return out;
 }
 
-// The subcommand named on the command line: the first argument that is not one of the global
-// flags (which take no value). Empty when there is none.
+// Global flags that take a value (`--profile NAME`): their value is not the command word.
+bool TakesValue(std::string_view arg) {
+  for (std::string_view name : {"--endpoint-url", "--region", "--profile", "--addressing-style"}) {
+    if (arg == name) return true;
+  }
+  return false;
+}
+
+// The subcommand named on the command line: the first argument that is neither a global flag nor
+// the value of one. Empty when there is none.
 std::string FindCommandWord(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--") return i + 1 < argc ? argv[i + 1] : "";
+    if (TakesValue(arg)) {
+      ++i;
+      continue;
+    }
     if (!arg.empty() && arg.front() == '-') continue;
     return std::string(arg);
   }
@@ -87,10 +82,13 @@ int main(int argc, char** argv) {
   CLI::App app{"sdxl-tigris: SDXL serving with weights in S3-compatible object storage",
                "sdxl-tigris"};
   app.require_subcommand(1);
-  app.fallthrough();  // global flags (-q, -v) may also follow the subcommand
+  app.fallthrough();  // global flags may also follow the subcommand
   app.footer(kExitStatusHelp);
   app.add_flag("-q,--quiet", ctx.quiet, "No progress bars or informational output");
   app.add_flag("-v,--verbose", ctx.verbose, "Debug logging");
+  // The S3 connection flags are global too: `sdxl-tigris --profile p ls s3://b` and
+  // `sdxl-tigris ls s3://b --profile p` are the same (a value after the subcommand wins).
+  AddS3Flags(&app, &ctx.s3);
 
   Action run;
   AddVersionCommand(app, ctx, &run);
@@ -135,5 +133,12 @@ int main(int argc, char** argv) {
                                 : (ctx.quiet ? spdlog::level::warn : spdlog::level::info));
   spdlog::set_pattern("%^%l%$: %v");
   if (!run) return kExitOk;
+  // Commands that resolve S3 settings from the environment themselves (generate, serve, ...)
+  // see the global flags as the variables they stand for.
+  for (const CLI::App* sub : app.get_subcommands()) {
+    if (sub->get_option_no_throw("--endpoint-url") == nullptr) {
+      ctx.env = ApplyS3FlagsToEnvironment(ctx.env, ctx.s3);
+    }
+  }
   return run();
 }

@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <map>
 
 namespace sdxl::cli {
 namespace {
@@ -34,7 +35,36 @@ void AddTransferFlags(CLI::App* cmd, TransferFlags* flags) {
                   "64MiB ranges; at least 5MiB)");
 }
 
-core::Result<storage::S3Config> LoadS3Config(const CliContext& ctx, const S3Flags& flags) {
+S3Flags MergeS3Flags(const S3Flags& global, const S3Flags& local) {
+  S3Flags f = local;
+  if (f.endpoint_url.empty()) f.endpoint_url = global.endpoint_url;
+  if (f.region.empty()) f.region = global.region;
+  if (f.profile.empty()) f.profile = global.profile;
+  if (f.addressing_style.empty()) f.addressing_style = global.addressing_style;
+  return f;
+}
+
+core::Environment ApplyS3FlagsToEnvironment(const core::Environment& env, const S3Flags& flags) {
+  if (flags.empty()) return env;
+  std::map<std::string, std::string> vars(env.vars().begin(), env.vars().end());
+  if (!flags.endpoint_url.empty()) {
+    vars["AWS_ENDPOINT_URL_S3"] = flags.endpoint_url;
+    vars.erase("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+  }
+  if (!flags.region.empty()) vars["AWS_REGION"] = flags.region;
+  if (!flags.addressing_style.empty()) vars["AWS_S3_ADDRESSING_STYLE"] = flags.addressing_style;
+  if (!flags.profile.empty()) {
+    vars["AWS_PROFILE"] = flags.profile;
+    for (const char* name : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                             "AWS_SECURITY_TOKEN"}) {
+      vars.erase(name);
+    }
+  }
+  return core::Environment(vars);
+}
+
+core::Result<storage::S3Config> LoadS3Config(const CliContext& ctx, const S3Flags& local) {
+  const S3Flags flags = MergeS3Flags(ctx.s3, local);
   storage::S3Overrides ov;
   ov.endpoint_url = flags.endpoint_url;
   ov.region = flags.region;
@@ -44,6 +74,27 @@ core::Result<storage::S3Config> LoadS3Config(const CliContext& ctx, const S3Flag
                           storage::ParseAddressingStyle(flags.addressing_style));
   }
   return storage::S3Config::Load(ctx.env, ov);
+}
+
+core::Status NameCredentialSource(const core::Status& status, const storage::S3Config& config) {
+  const std::string& code = status.service_code();
+  if (code != "InvalidAccessKeyId" && code != "SignatureDoesNotMatch" && code != "ExpiredToken" &&
+      code != "InvalidToken") {
+    return status;
+  }
+  const std::string source =
+      config.credentials_source.empty() ? "an unknown source" : config.credentials_source;
+  // Only the key id's last 4 characters, as `aws configure list` shows it.
+  const std::string& id = config.credentials.access_key_id;
+  const std::string masked = id.size() > 4 ? "****" + id.substr(id.size() - 4) : "****";
+  return core::Status(status.code(),
+                      status.message() + " [access key " + masked + " from " + source + "]",
+                      status.retryable())
+      .WithHttp(status.http_status(), status.service_code());
+}
+
+int ReportS3Status(const core::Status& status, const storage::S3Config& config) {
+  return ReportStatus(NameCredentialSource(status, config));
 }
 
 core::Result<S3Url> ParseS3Url(std::string_view text, std::string_view what) {

@@ -14,13 +14,6 @@
 
 namespace sdxl::cli {
 
-struct S3Flags {
-  std::string endpoint_url;
-  std::string region;
-  std::string profile;
-  std::string addressing_style;  // auto|virtual|path
-};
-
 struct TransferFlags {
   int concurrency = 0;    // 0: storage default
   std::string part_size;  // "16MiB", "8M", "1048576"; empty: default
@@ -29,7 +22,21 @@ struct TransferFlags {
 void AddS3Flags(CLI::App* cmd, S3Flags* flags);
 void AddTransferFlags(CLI::App* cmd, TransferFlags* flags);
 
+// The subcommand's flags over the global ones (ctx.s3) over the environment and AWS files.
 core::Result<storage::S3Config> LoadS3Config(const CliContext& ctx, const S3Flags& flags);
+// The global flags a subcommand did not override.
+S3Flags MergeS3Flags(const S3Flags& global, const S3Flags& local);
+// For commands that resolve S3 settings from the environment themselves (generate, serve): the
+// environment with the global flags written as the variables they stand for (AWS_ENDPOINT_URL_S3,
+// AWS_REGION, AWS_S3_ADDRESSING_STYLE; --profile sets AWS_PROFILE and drops the AWS_ACCESS_KEY_ID
+// family so that the profile's keys are used, as --profile does for the S3 commands).
+core::Environment ApplyS3FlagsToEnvironment(const core::Environment& env, const S3Flags& flags);
+
+// ReportStatus for a failure of an S3 request: when the server refused the keys themselves
+// (InvalidAccessKeyId, SignatureDoesNotMatch, an expired or invalid token), the message also says
+// where they came from (the profile and its file, or the environment variables).
+int ReportS3Status(const core::Status& status, const storage::S3Config& config);
+core::Status NameCredentialSource(const core::Status& status, const storage::S3Config& config);
 
 // "s3://bucket/key" -> {bucket, key}; anything else is an error naming `what`.
 struct S3Url {

@@ -7,62 +7,102 @@
 #include <atomic>
 #include <cerrno>
 #include <random>
+#include <utility>
 
+#include "core/fd_io.h"
 #include "core/unique_fd.h"
 
 namespace sdxl::core {
 namespace fs = std::filesystem;
 namespace {
 
-fs::path TempNameFor(const fs::path& path) {
-  static std::atomic<std::uint64_t> counter{0};
-  std::mt19937_64 rng(std::random_device{}() ^ (counter.fetch_add(1) * 0x9E3779B97F4A7C15ULL) ^
-                      static_cast<std::uint64_t>(::getpid()));
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string suffix;
-  for (int i = 0; i < 8; ++i) suffix.push_back(kHex[rng() & 0xF]);
-  return path.parent_path() / ("." + path.filename().string() + ".sdxl-tmp-" + suffix);
-}
-
-Status WriteAll(int fd, std::string_view data, const std::string& what) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus(what, errno);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  return Status::Ok();
+fs::path DirOf(const fs::path& path) {
+  return path.has_parent_path() ? path.parent_path() : fs::path(".");
 }
 
 }  // namespace
 
-Status WriteFileAtomically(const fs::path& path, std::string_view data) {
-  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+fs::path TempPathFor(const fs::path& path) {
+  static std::atomic<std::uint64_t> counter{0};
+  thread_local std::mt19937_64 rng(std::random_device{}() ^
+                                   (counter.fetch_add(1) * 0x9E3779B97F4A7C15ULL) ^
+                                   static_cast<std::uint64_t>(::getpid()));
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string suffix;
+  for (int i = 0; i < 8; ++i) suffix.push_back(kHex[rng() & 0xF]);
+  return path.parent_path() / ("." + path.filename().string() + std::string(kTempMarker) + suffix);
+}
+
+Result<AtomicFileWriter> AtomicFileWriter::Create(const fs::path& path, Options options) {
+  fs::path tmp = TempPathFor(path);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus("cannot create " + tmp.string(), errno);
+  return AtomicFileWriter(path, std::move(tmp), fd, options);
+}
+
+AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept
+    : path_(std::move(other.path_)),
+      tmp_(std::exchange(other.tmp_, {})),
+      fd_(std::exchange(other.fd_, -1)),
+      options_(other.options_) {}
+
+AtomicFileWriter& AtomicFileWriter::operator=(AtomicFileWriter&& other) noexcept {
+  if (this != &other) {
+    Discard();
+    path_ = std::move(other.path_);
+    tmp_ = std::exchange(other.tmp_, {});
+    fd_ = std::exchange(other.fd_, -1);
+    options_ = other.options_;
+  }
+  return *this;
+}
+
+AtomicFileWriter::~AtomicFileWriter() { Discard(); }
+
+void AtomicFileWriter::Discard() {
+  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  if (!tmp_.empty()) ::unlink(std::exchange(tmp_, {}).c_str());
+}
+
+Status AtomicFileWriter::Write(const void* data, std::size_t n) {
+  if (fd_ < 0) return FailedPrecondition("AtomicFileWriter::Write after Commit");
+  const IoResult r = WriteFull(fd_, data, n);
+  if (!r.ok()) return ErrnoStatus("cannot write " + tmp_.string(), r.error);
+  return Status::Ok();
+}
+
+Status AtomicFileWriter::Commit() {
+  if (fd_ < 0) return FailedPrecondition("AtomicFileWriter::Commit called twice");
+  Status st;
+  if (options_.sync && ::fsync(fd_) != 0) st = ErrnoStatus("cannot write " + tmp_.string(), errno);
+  if (st.ok() && ::close(std::exchange(fd_, -1)) != 0) {
+    st = ErrnoStatus("cannot write " + tmp_.string(), errno);
+  }
+  if (st.ok() && ::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    st = ErrnoStatus("cannot rename " + tmp_.string() + " to " + path_.string(), errno);
+  }
+  if (!st.ok()) {
+    Discard();
+    return st;
+  }
+  tmp_.clear();
+  if (options_.sync) {
+    // Make the rename itself durable (best effort: some file systems refuse fsync on directories).
+    UniqueFd dfd(::open(DirOf(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dfd.valid()) ::fsync(dfd.get());
+  }
+  return Status::Ok();
+}
+
+Status WriteFileAtomically(const fs::path& path, std::string_view data,
+                           AtomicFileWriter::Options options) {
+  const fs::path dir = DirOf(path);
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return ErrnoStatus("cannot create directory " + dir.string(), ec.value());
-  const fs::path tmp = TempNameFor(path);
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (!fd.valid()) return ErrnoStatus("cannot create " + tmp.string(), errno);
-  Status st = WriteAll(fd.get(), data, "cannot write " + tmp.string());
-  if (st.ok() && ::fsync(fd.get()) != 0) st = ErrnoStatus("cannot write " + tmp.string(), errno);
-  if (st.ok() && ::close(fd.release()) != 0) {
-    st = ErrnoStatus("cannot write " + tmp.string(), errno);
-  }
-  if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    st = ErrnoStatus("cannot rename " + tmp.string() + " to " + path.string(), errno);
-  }
-  if (!st.ok()) {
-    ::unlink(tmp.c_str());
-    return st;
-  }
-  // Make the rename itself durable (best effort: some file systems refuse fsync on directories).
-  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dfd.valid()) ::fsync(dfd.get());
-  return Status::Ok();
+  SDXL_ASSIGN_OR_RETURN(AtomicFileWriter w, AtomicFileWriter::Create(path, options));
+  SDXL_RETURN_IF_ERROR(w.Write(data));
+  return w.Commit();
 }
 
 Result<std::string> ReadFile(const fs::path& path, std::uint64_t max_bytes) {
@@ -82,17 +122,14 @@ Result<std::string> ReadFile(const fs::path& path, std::uint64_t max_bytes) {
   out.reserve(static_cast<std::size_t>(st.st_size));
   char buf[64 * 1024];
   for (;;) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus("cannot read " + path.string(), errno);
-    }
-    if (n == 0) break;
-    if (out.size() + static_cast<std::size_t>(n) > max_bytes) {
+    const IoResult r = ReadFull(fd.get(), buf, sizeof buf);
+    if (!r.ok()) return ErrnoStatus("cannot read " + path.string(), r.error);
+    if (out.size() + r.done > max_bytes) {
       return InvalidArgument(path.string() + " grew past " + std::to_string(max_bytes) +
                              " bytes while it was read");
     }
-    out.append(buf, static_cast<std::size_t>(n));
+    out.append(buf, r.done);
+    if (r.done < sizeof buf) break;
   }
   return out;
 }

@@ -100,5 +100,83 @@ TEST_F(FileUtilTest, UnwritableDirectoryIsAnError) {
   EXPECT_EQ(st.code(), Code::kPermissionDenied) << st.ToString();
 }
 
+TEST_F(FileUtilTest, TempNamesAreHiddenMarkedAndUnique) {
+  const fs::path a = TempPathFor(dir_ / "x.bin");
+  const fs::path b = TempPathFor(dir_ / "x.bin");
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a.parent_path(), dir_);
+  const std::string name = a.filename().string();
+  EXPECT_EQ(name.rfind(".x.bin", 0), 0u) << name;
+  EXPECT_NE(name.find(kTempMarker), std::string::npos) << name;
+  EXPECT_EQ(name.size(), std::string(".x.bin").size() + kTempMarker.size() + 8);
+}
+
+TEST_F(FileUtilTest, StreamingWriterCommitsOnlyOnCommit) {
+  const fs::path p = dir_ / "big.bin";
+  ASSERT_TRUE(WriteFileAtomically(p, "old").ok());
+  auto w = AtomicFileWriter::Create(p);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  std::string expect;
+  for (int i = 0; i < 50; ++i) {
+    const std::string piece(1000 + i, static_cast<char>('a' + i % 26));
+    ASSERT_TRUE(w->Write(piece).ok());
+    expect += piece;
+  }
+  EXPECT_EQ(*ReadFile(p), "old");  // untouched until Commit
+  EXPECT_EQ(Names().size(), 2u);   // the target and the temporary file
+  EXPECT_NE(w->temp_path().filename().string().find(kTempMarker), std::string::npos);
+  ASSERT_TRUE(w->Commit().ok());
+  EXPECT_EQ(*ReadFile(p), expect);
+  EXPECT_EQ(Names(), (std::vector<std::string>{"big.bin"}));
+  EXPECT_FALSE(w->Commit().ok());
+  EXPECT_FALSE(w->Write("more").ok());
+}
+
+TEST_F(FileUtilTest, StreamingWriterDroppedOrMovedLeavesNoTemp) {
+  const fs::path p = dir_ / "f";
+  {
+    auto w = AtomicFileWriter::Create(p, {.sync = false});
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE(w->Write("partial").ok());
+    AtomicFileWriter moved = std::move(w).value();
+    ASSERT_TRUE(moved.Write(" more").ok());
+  }
+  EXPECT_TRUE(Names().empty());
+  {
+    auto w = AtomicFileWriter::Create(p, {.sync = false});
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE(w->Write("kept").ok());
+    AtomicFileWriter moved = std::move(w).value();
+    ASSERT_TRUE(moved.Commit().ok());
+  }
+  EXPECT_EQ(*ReadFile(p), "kept");
+  EXPECT_EQ(Names(), (std::vector<std::string>{"f"}));
+}
+
+TEST_F(FileUtilTest, StreamingWriterNeedsTheFolderAndCleansUpAFailedCommit) {
+  auto missing = AtomicFileWriter::Create(dir_ / "missing" / "f");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), Code::kNotFound);
+  EXPECT_TRUE(Names().empty());
+
+  const fs::path d = dir_ / "sub";
+  fs::create_directories(d / "x");  // renaming a file onto a non-empty folder fails
+  auto w = AtomicFileWriter::Create(d);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE(w->Write("x").ok());
+  const Status st = w->Commit();
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find(d.string()), std::string::npos) << st.message();
+  EXPECT_EQ(Names(), (std::vector<std::string>{"sub", "sub/x"}));
+}
+
+TEST_F(FileUtilTest, ReadsFilesLargerThanOneBuffer) {
+  std::string data;
+  for (int i = 0; i < 300000; ++i) data.push_back(static_cast<char>((i * 7) & 0xFF));
+  ASSERT_TRUE(WriteFileAtomically(dir_ / "d", data).ok());
+  EXPECT_EQ(*ReadFile(dir_ / "d"), data);
+  EXPECT_EQ(ReadFile(dir_ / "d", data.size() - 1).status().code(), Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace sdxl::core

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <vector>
 
+#include "core/fd_io.h"
+
 namespace sdxl::core {
 
 struct Sha256::State {
@@ -155,15 +157,13 @@ Result<std::string> Sha256FileHex(const std::string& path) {
   Sha256 h;
   std::vector<std::byte> buf(1 << 20);
   while (true) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
+    const IoResult r = ReadFull(fd, buf.data(), buf.size());
+    if (!r.ok()) {
       ::close(fd);
-      return DataLoss("read error while hashing " + path + ": " + std::strerror(err));
+      return DataLoss("read error while hashing " + path + ": " + std::strerror(r.error));
     }
-    if (n == 0) break;
-    h.Update(std::span(buf.data(), static_cast<size_t>(n)));
+    h.Update(std::span(buf.data(), r.done));
+    if (r.done < buf.size()) break;
   }
   ::close(fd);
   return h.FinishHex();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 
 namespace sdxl::core {
 
@@ -67,6 +68,22 @@ void ParallelFor(std::size_t n, std::size_t threads, const std::function<void(st
   for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
+}
+
+Status ParallelForUntilError(std::size_t n, std::size_t threads,
+                             const std::function<Status(std::size_t)>& fn) {
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  Status first;
+  ParallelFor(n, threads, [&](std::size_t i) {
+    if (failed.load(std::memory_order_relaxed)) return;
+    Status s = fn(i);
+    if (s.ok()) return;
+    std::lock_guard<std::mutex> lock(mu);
+    if (first.ok()) first = std::move(s);
+    failed.store(true, std::memory_order_relaxed);
+  });
+  return first;
 }
 
 }  // namespace sdxl::core

@@ -11,7 +11,10 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
+
+#include "core/status.h"
 
 namespace sdxl::core {
 
@@ -45,5 +48,17 @@ class ThreadPool {
 // Runs fn(i) for i in [0, n) on `threads` threads (the caller's thread included), each worker
 // taking the next index until none is left. Returns when all calls have finished.
 void ParallelFor(std::size_t n, std::size_t threads, const std::function<void(std::size_t)>& fn);
+
+// The same for work that can fail (fn returns Status): once a call fails, the indices not started
+// yet are skipped (early stop); the calls already running finish. Returns the first error (in
+// time), or OK when every call succeeded.
+Status ParallelForUntilError(std::size_t n, std::size_t threads,
+                             const std::function<Status(std::size_t)>& fn);
+// ParallelFor(n, threads, fn) with an fn that returns Status means ParallelForUntilError.
+template <typename Fn>
+requires std::is_same_v<std::invoke_result_t<const Fn&, std::size_t>, Status>
+[[nodiscard]] Status ParallelFor(std::size_t n, std::size_t threads, const Fn& fn) {
+  return ParallelForUntilError(n, threads, std::function<Status(std::size_t)>(std::cref(fn)));
+}
 
 }  // namespace sdxl::core

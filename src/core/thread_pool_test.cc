@@ -6,6 +6,7 @@
 #include <chrono>
 #include <set>
 #include <thread>
+#include <vector>
 
 namespace sdxl::core {
 namespace {
@@ -46,6 +47,39 @@ TEST(ParallelFor, VisitsEachIndexOnce) {
   ParallelFor(hits.size(), 8, [&](std::size_t i) { hits[i]++; });
   for (auto& h : hits) EXPECT_EQ(h.load(), 1);
   ParallelFor(0, 8, [&](std::size_t) { FAIL(); });
+}
+
+TEST(ParallelFor, StatusVersionRunsEverythingWhenAllSucceed) {
+  std::vector<std::atomic<int>> hits(500);
+  const Status st = ParallelFor(hits.size(), 4, [&](std::size_t i) -> Status {
+    hits[i]++;
+    return Status::Ok();
+  });
+  EXPECT_TRUE(st.ok());
+  for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+  EXPECT_TRUE(ParallelFor(0, 4, [](std::size_t) -> Status { return Internal("never"); }).ok());
+}
+
+TEST(ParallelFor, StatusVersionStopsEarlyAndReturnsTheFirstError) {
+  std::atomic<int> calls{0};
+  const Status st = ParallelFor(10000, 4, [&](std::size_t i) -> Status {
+    ++calls;
+    if (i == 3) return NotFound("item 3 is missing");
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+    return Status::Ok();
+  });
+  EXPECT_EQ(st.code(), Code::kNotFound);
+  EXPECT_EQ(st.message(), "item 3 is missing");
+  EXPECT_LT(calls.load(), 200) << "indices after the failure should be skipped";
+
+  // One thread: strictly in order, nothing after the failing index runs.
+  std::vector<std::size_t> seen;
+  const Status one = ParallelForUntilError(10, 1, [&](std::size_t i) -> Status {
+    seen.push_back(i);
+    return i == 5 ? Internal("five") : Status::Ok();
+  });
+  EXPECT_EQ(one.message(), "five");
+  EXPECT_EQ(seen, (std::vector<std::size_t>{0, 1, 2, 3, 4, 5}));
 }
 
 }  // namespace

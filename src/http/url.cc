@@ -130,6 +130,12 @@ core::Result<Url> ParseUrl(std::string_view text) {
   if (host_part.empty()) {
     return core::InvalidArgument("URL \"" + std::string(text) + "\" has no host");
   }
+  // Only a [bracketed] IPv6 host may hold ':'. Otherwise "http://h::" would be host "h:", which
+  // serializes as "http://h:" and parses back as host "h" (found by fuzz/url_fuzz.cc).
+  if (host_part.front() != '[' && host_part.find(':') != std::string_view::npos) {
+    return core::InvalidArgument("URL \"" + std::string(text) +
+                                 "\" has a malformed host (IPv6 addresses go in [brackets])");
+  }
   url.host = Lower(host_part);
   if (!port_part.empty()) {
     int port = 0;

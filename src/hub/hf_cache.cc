@@ -7,17 +7,19 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <random>
+
+#include "core/file_util.h"
 
 namespace sdxl::hub {
 namespace fs = std::filesystem;
 namespace {
 
+constexpr std::string_view kCacheHint =
+    " (check free space and permissions of the Hugging Face cache, HF_HOME / HF_HUB_CACHE)";
+
 core::Status IoError(const std::string& what, const fs::path& p, int err) {
-  return core::Status(core::Code::kUnavailable,
-                      what + " " + p.string() + ": " + std::strerror(err) +
-                          " (check free space and permissions of the Hugging Face cache, "
-                          "HF_HOME / HF_HUB_CACHE)");
+  return core::Status(core::Code::kUnavailable, what + " " + p.string() + ": " +
+                                                    std::strerror(err) + std::string(kCacheHint));
 }
 
 bool IsHex(std::string_view s, size_t n) {
@@ -82,19 +84,10 @@ std::optional<std::string> HfCache::ReadRef(std::string_view repo_id,
 core::Status HfCache::WriteRef(std::string_view repo_id, std::string_view revision,
                                std::string_view commit) const {
   if (revision == commit) return core::Status::Ok();
-  fs::path ref = RepoDir(repo_id) / "refs" / std::string(revision);
-  std::error_code ec;
-  fs::create_directories(ref.parent_path(), ec);
-  fs::path tmp = ref;
-  tmp += ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << commit;
-    if (!out) return IoError("cannot write", tmp, errno);
-  }
-  fs::rename(tmp, ref, ec);
-  if (ec) return IoError("cannot rename", tmp, ec.value());
-  return core::Status::Ok();
+  const fs::path ref = RepoDir(repo_id) / "refs" / std::string(revision);
+  const core::Status st = core::WriteFileAtomically(ref, commit);
+  if (st.ok()) return st;
+  return core::Status(core::Code::kUnavailable, st.message() + std::string(kCacheHint));
 }
 
 core::Status HfCache::LinkSnapshot(std::string_view repo_id, std::string_view commit,
@@ -111,8 +104,7 @@ core::Status HfCache::LinkSnapshot(std::string_view repo_id, std::string_view co
   if (fs::is_symlink(link, ec)) {
     if (fs::read_symlink(link, ec) == fs::path(target)) return core::Status::Ok();
   }
-  fs::path tmp = link;
-  tmp += ".tmp" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}());
+  const fs::path tmp = core::TempPathFor(link);
   fs::create_symlink(target, tmp, ec);
   if (ec) return IoError("cannot create symlink", tmp, ec.value());
   fs::rename(tmp, link, ec);

@@ -6,11 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <random>
 #include <thread>
 
+#include "core/fd_io.h"
 #include "core/unique_fd.h"
 #include "http/range_resume.h"
 #include "http/redirect.h"
@@ -57,18 +59,11 @@ class Digest {
 };
 
 core::Status WriteAll(int fd, const char* p, size_t n, const fs::path& path) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return core::Status(core::Code::kUnavailable,
-                          "cannot write " + path.string() + ": " + std::strerror(errno) +
-                              " (free space in the Hugging Face cache, HF_HOME)");
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return core::Status::Ok();
+  const core::IoResult r = core::WriteFull(fd, p, n);
+  if (r.ok()) return core::Status::Ok();
+  return core::Status(core::Code::kUnavailable,
+                      "cannot write " + path.string() + ": " + std::strerror(r.error) +
+                          " (free space in the Hugging Face cache, HF_HOME)");
 }
 
 http::HttpClientOptions HttpOptions(const HubConfig& c) {
@@ -250,10 +245,11 @@ core::Status HubClient::DownloadBlob(const std::string& repo_id, const std::stri
     std::vector<char> buf(1 << 20);
     uint64_t done = 0;
     while (done < offset) {
-      ssize_t r = ::pread(fd.get(), buf.data(), buf.size(), static_cast<off_t>(done));
-      if (r <= 0) return core::Unavailable("cannot read " + part.string());
-      digest->Update(buf.data(), static_cast<size_t>(r));
-      done += static_cast<uint64_t>(r);
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), offset - done));
+      const core::IoResult r = core::PreadFull(fd.get(), buf.data(), want, done);
+      if (!r.ok() || r.done < want) return core::Unavailable("cannot read " + part.string());
+      digest->Update(buf.data(), r.done);
+      done += r.done;
     }
     spdlog::debug("{}: resuming at byte {} of {}", file.path, offset, file.size);
     if (progress) progress(offset);

@@ -139,12 +139,23 @@ core::Result<std::vector<RepoFile>> ParseTreePage(std::string_view json) {
       if (item.value("type", "") != "file") continue;
       RepoFile f;
       f.path = item.at("path").get<std::string>();
-      f.size = item.value("size", uint64_t{0});
+      // Sizes are non-negative integers; get<uint64_t>() of -1, 1.5 or 1e30 would be undefined
+      // behaviour (found by fuzz/hub_json_fuzz.cc), so anything else is a malformed listing.
+      auto size_field = [&](const nlohmann::json& holder) -> core::Status {
+        if (!holder.contains("size")) return core::Status::Ok();
+        if (!holder["size"].is_number_unsigned()) {
+          return core::DataLoss("Hub tree listing has an invalid size for '" + f.path +
+                                "': " + holder["size"].dump());
+        }
+        f.size = holder["size"].get<uint64_t>();
+        return core::Status::Ok();
+      };
+      SDXL_RETURN_IF_ERROR(size_field(item));
       f.oid = item.value("oid", "");
       if (item.contains("lfs") && item["lfs"].is_object()) {
         const auto& lfs = item["lfs"];
         if (lfs.contains("oid")) f.lfs_sha256 = lfs["oid"].get<std::string>();
-        if (lfs.contains("size")) f.size = lfs["size"].get<uint64_t>();
+        SDXL_RETURN_IF_ERROR(size_field(lfs));
       }
       if (f.path.empty() || f.path.front() == '/' || f.path.find("..") != std::string::npos) {
         return core::DataLoss("Hub tree listing has an unsafe path '" + f.path + "'");

@@ -67,6 +67,26 @@ TEST(HubProtocol, ParsesTreePages) {
   EXPECT_FALSE(ParseRevisionCommit(R"({"sha":"short"})").ok());
 }
 
+// Found by fuzz/hub_json_fuzz.cc: a size that is not a non-negative integer was converted with
+// get<uint64_t>() (undefined behaviour for 1e30, a huge size for -1). It is a malformed listing.
+TEST(HubProtocol, TreePageRejectsSizesThatAreNotUnsignedIntegers) {
+  for (const char* size : {"1e30", "-1e30", "-1", "1.5", "\"12\"", "null"}) {
+    for (const std::string& entry :
+         {std::string(R"({"type":"file","oid":"x","path":"a.bin","size":)") + size + "}",
+          std::string(
+              R"({"type":"file","oid":"x","path":"a.bin","size":1,"lfs":{"oid":"y","size":)") +
+              size + "}}"}) {
+      auto files = ParseTreePage("[" + entry + "]");
+      ASSERT_FALSE(files.ok()) << entry;
+      EXPECT_EQ(files.status().code(), core::Code::kDataLoss) << entry;
+      EXPECT_NE(files.status().message().find("a.bin"), std::string::npos) << entry;
+    }
+  }
+  auto zero = ParseTreePage(R"([{"type":"file","oid":"x","path":"a.bin","size":0}])");
+  ASSERT_TRUE(zero.ok());
+  EXPECT_EQ((*zero)[0].size, 0u);
+}
+
 TEST(HubProtocol, ErrorMessagesSayWhatToDo) {
   RequestContext ctx{"https://huggingface.co", "org/m", "v2", "", false};
   auto gated = ErrorForResponse(403, {{"X-Error-Code", "GatedRepo"}}, ctx);  // any case

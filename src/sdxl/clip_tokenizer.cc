@@ -9,11 +9,12 @@
 
 #include <algorithm>
 #include <climits>
-#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <unordered_map>
+
+#include "core/file_util.h"
 
 namespace sdxl::sdxl {
 namespace {
@@ -173,14 +174,14 @@ std::vector<std::pair<size_t, size_t>> PreTokenize(const std::vector<UChar32>& s
   return pieces;
 }
 
-// Reads a whole file; NotFound / DataLoss with the path in the message.
+// Reads a whole tokenizer file (vocab.json, merges.txt: a few MiB); the path is in the message.
 core::Result<std::string> ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return core::NotFound("cannot open " + path.string() + ": check the tokenizer folder");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return core::DataLoss("error reading " + path.string());
-  return ss.str();
+  auto text = core::ReadFile(path, 256u << 20);
+  if (!text.ok()) {
+    return core::Status(text.status().code(),
+                        text.status().message() + "; check the tokenizer folder");
+  }
+  return text;
 }
 
 core::Result<Json> ReadJson(const std::filesystem::path& path) {
@@ -319,6 +320,14 @@ core::Result<ClipTokenizer> ClipTokenizer::FromVocab(
   int max_id = -1;
   for (auto& [tok, id] : vocab) {
     if (id < 0) return core::InvalidArgument("vocab entry '" + tok + "' has a negative id");
+    // Ids index a table: one far past the vocabulary's size (e.g. 2147483647) would allocate
+    // gigabytes or overflow (found by fuzz/clip_tokenizer_fuzz.cc). CLIP's ids are 0..size-1.
+    if (static_cast<size_t>(id) >= vocab.size()) {
+      return core::InvalidArgument("vocab entry '" + tok + "' has id " + std::to_string(id) +
+                                   ", outside 0.." + std::to_string(vocab.size() - 1) +
+                                   " (the vocabulary has " + std::to_string(vocab.size()) +
+                                   " entries)");
+    }
     max_id = std::max(max_id, id);
   }
   impl->id_to_token.resize(static_cast<size_t>(max_id + 1));
@@ -399,7 +408,11 @@ core::Result<ClipTokenizer> ClipTokenizer::Load(const std::filesystem::path& dir
     SDXL_ASSIGN_OR_RETURN(tokenizer_json, ReadJson(dir / "tokenizer.json"));
     try {
       const Json& model = tokenizer_json.at("model");
-      for (auto& [k, v] : model.at("vocab").items()) vocab.emplace_back(k, v.get<int>());
+      for (auto& [k, v] : model.at("vocab").items()) {
+        // get<int>() of a float such as 1e30 is undefined behaviour (fuzz/clip_tokenizer_fuzz.cc).
+        if (!v.is_number_integer()) throw std::runtime_error("id of '" + k + "' is not an integer");
+        vocab.emplace_back(k, v.get<int>());
+      }
       for (const Json& m : model.at("merges")) {
         if (m.is_string()) {
           const std::string s = m.get<std::string>();

@@ -197,5 +197,30 @@ TEST_F(ByteLevelFolder, CorruptMergesIsDataLoss) {
   EXPECT_NE(tok.status().message().find("line 3"), std::string::npos);
 }
 
+// Found by fuzz/clip_tokenizer_fuzz.cc: a vocab.json id far past the vocabulary's size sized the
+// id table by it (2147483647 + 1 overflowed; 200000000 allocated 6.4 GB).
+TEST(ClipTokenizerTest, RefusesIdsOutsideTheVocabulary) {
+  for (int id : {2147483647, 200000000, 2}) {
+    auto tok = ClipTokenizer::FromVocab({{"<|startoftext|>", 0}, {"<|endoftext|>", id}}, {});
+    ASSERT_FALSE(tok.ok()) << id;
+    EXPECT_EQ(tok.status().code(), core::Code::kInvalidArgument);
+    EXPECT_NE(tok.status().message().find(std::to_string(id)), std::string::npos);
+  }
+  EXPECT_TRUE(ClipTokenizer::FromVocab({{"<|startoftext|>", 0}, {"<|endoftext|>", 1}}, {}).ok());
+}
+
+// Found by fuzz/clip_tokenizer_fuzz.cc: a tokenizer.json id that is not an integer (1.5e30) went
+// through get<int>() (undefined behaviour); it is now a DataLoss naming the token.
+TEST_F(ByteLevelFolder, TokenizerJsonWithNonIntegerIdIsDataLoss) {
+  fs::remove(dir_ / "vocab.json");
+  fs::remove(dir_ / "merges.txt");
+  std::ofstream(dir_ / "tokenizer.json")
+      << R"({"model":{"vocab":{"<|startoftext|>":0,"<|endoftext|>":1.5e30},"merges":[]}})";
+  auto tok = ClipTokenizer::Load(dir_);
+  ASSERT_FALSE(tok.ok());
+  EXPECT_EQ(tok.status().code(), core::Code::kDataLoss);
+  EXPECT_NE(tok.status().message().find("<|endoftext|>"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sdxl::sdxl

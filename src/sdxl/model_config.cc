@@ -1,10 +1,9 @@
 #include "sdxl/model_config.h"
 
-#include "weights/manifest.h"
-
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
+
+#include "core/file_util.h"
+#include "weights/manifest.h"
 
 namespace sdxl::sdxl {
 namespace {
@@ -302,17 +301,11 @@ Result<PipelineConfig> ParsePipelineConfig(std::string_view text, std::string_vi
 }
 
 Result<std::string> ReadTextFile(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) {
+  auto text = core::ReadFile(path, 64u << 20);
+  if (!text.ok() && text.status().code() == core::Code::kNotFound) {
     return core::NotFound(path.string() + " not found; is this a diffusers SDXL pipeline folder?");
   }
-  if (size > (64u << 20)) return InvalidArgument(path.string() + " is too large for a config file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return core::PermissionDenied("cannot open " + path.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return text;
 }
 
 Result<UNetConfig> LoadUNetConfig(const std::filesystem::path& dir) {

@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "sdxl/torch_dtype.h"
 #include "weights/convert.h"
 #include "weights/safetensors.h"
 #include "weights/weight_source.h"
@@ -28,33 +29,6 @@ struct SourceTensor {
   std::function<torch::Tensor()> make;
   uint64_t bytes = 0;
 };
-
-std::optional<torch::Dtype> TorchDtype(weights::DType d) {
-  switch (d) {
-    case weights::DType::kF32:
-      return torch::kFloat32;
-    case weights::DType::kF16:
-      return torch::kFloat16;
-    case weights::DType::kBF16:
-      return torch::kBFloat16;
-    case weights::DType::kF64:
-      return torch::kFloat64;
-    case weights::DType::kI64:
-      return torch::kInt64;
-    case weights::DType::kI32:
-      return torch::kInt32;
-    case weights::DType::kI16:
-      return torch::kInt16;
-    case weights::DType::kI8:
-      return torch::kInt8;
-    case weights::DType::kU8:
-      return torch::kUInt8;
-    case weights::DType::kBool:
-      return torch::kBool;
-    default:
-      return std::nullopt;
-  }
-}
 
 std::string ShapeString(const std::vector<int64_t>& shape) {
   std::string s = "[";
@@ -199,21 +173,6 @@ core::Result<ModuleLoadReport> LoadFromSources(torch::nn::Module& module,
     return core::Internal(std::string("LibTorch failed while loading weights: ") + e.what());
   }
   return report;
-}
-
-std::optional<weights::DType> WeightsDtype(torch::Dtype d) {
-  switch (d) {
-    case torch::kFloat32:
-      return weights::DType::kF32;
-    case torch::kFloat16:
-      return weights::DType::kF16;
-    case torch::kBFloat16:
-      return weights::DType::kBF16;
-    case torch::kFloat64:
-      return weights::DType::kF64;
-    default:
-      return std::nullopt;
-  }
 }
 
 // One tensor of a weights file and where its bytes go: `dest` (contiguous, target dtype and
@@ -388,7 +347,7 @@ core::Result<ModuleLoadReport> LoadModuleWeights(torch::nn::Module& module,
   }
   for (std::size_t i = 0; i < files.size(); ++i) {
     for (const auto& info : headers[i].tensors()) {
-      if (!TorchDtype(info.dtype)) {
+      if (!ToTorchDtype(info.dtype)) {
         return core::InvalidArgument(files[i].string() + ": tensor '" + info.name + "' has dtype " +
                                      std::string(weights::DTypeName(info.dtype)) +
                                      ", which the model loader does not support");
@@ -414,7 +373,7 @@ core::Result<ModuleLoadReport> LoadModuleWeights(torch::nn::Module& module,
       slot->begin = headers[file_index].data_offset() + info->data_begin;
       slot->end = headers[file_index].data_offset() + info->data_end;
       slot->src_dtype = info->dtype;
-      slot->src_torch = *TorchDtype(info->dtype);
+      slot->src_torch = *ToTorchDtype(info->dtype);
       slot->src_size = weights::DTypeBits(info->dtype) / 8;
       slot->target = m.targets.at(key);
       const bool floating = torch::isFloatingType(slot->src_torch);
@@ -425,8 +384,7 @@ core::Result<ModuleLoadReport> LoadModuleWeights(torch::nn::Module& module,
                        ? slot->target
                        : torch::empty(slot->target.sizes(),
                                       torch::TensorOptions().dtype(dtype).device(options.device));
-      slot->dest_dtype = WeightsDtype(dtype);
-      if (!floating && dtype == slot->src_torch) slot->dest_dtype = slot->src_dtype;
+      slot->dest_dtype = FromTorchDtype(dtype);
       slot->cpu_convert = slot->dest.device().is_cpu() && slot->dest_dtype.has_value() &&
                           (*slot->dest_dtype == slot->src_dtype ||
                            (weights::IsConvertibleFloat(slot->src_dtype) &&

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <optional>
+#include <unordered_map>
 
 namespace sdxl::sdxl {
 namespace {
@@ -17,6 +18,8 @@ namespace {
 constexpr std::string_view kSyntactic = "()\",.+-=";
 constexpr double kPlusBase = 1.1;
 constexpr double kMinusBase = 0.9;
+// Deepest nesting of parentheses and quotes accepted (compel's recursive parser has a limit too).
+constexpr int kMaxNesting = 64;
 
 bool IsPpWhite(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 // Python's string.whitespace.
@@ -56,9 +59,15 @@ Node Frag(std::string text) {
   return n;
 }
 
+// A backtracking parser: the alternatives try the same bracket or quote at one position several
+// times, so Parenthesized and Quoted remember their result per start position (packrat parsing;
+// without it, time grows 4x per nesting level).
 class Parser {
  public:
-  explicit Parser(std::string_view s) : s_(s) {}
+  explicit Parser(std::string_view s, int depth = 0) : s_(s), depth_(depth) {}
+
+  // True when some bracket or quote nested deeper than kMaxNesting (the parse then failed there).
+  bool too_deep() const { return too_deep_; }
 
   // prompt := ZeroOrMore(attention | quoted | parenthesized | free_word | White) StringEnd
   std::optional<std::vector<Node>> ParseTop() {
@@ -304,11 +313,33 @@ class Parser {
     return out;
   }
 
+  // Where a memoized rule ended (npos: it failed) and what it produced.
+  struct Memo {
+    size_t end = std::string_view::npos;
+    std::vector<Node> nodes;
+  };
+
+  static std::optional<std::vector<Node>> Recall(const Memo& m, size_t& p) {
+    if (m.end == std::string_view::npos) return std::nullopt;
+    p = m.end;
+    return m.nodes;
+  }
+
   std::optional<std::vector<Node>> Parenthesized(size_t& p) {
+    if (auto it = paren_memo_.find(p); it != paren_memo_.end()) return Recall(it->second, p);
+    Memo& memo = paren_memo_[p];
     size_t q = p;
     if (!Lit(q, "(")) return std::nullopt;
+    if (depth_ >= kMaxNesting) {
+      too_deep_ = true;
+      return std::nullopt;
+    }
+    ++depth_;
     std::vector<Node> inner = FragmentIncludingCommas(q);
+    --depth_;
     if (!Lit(q, ")")) return std::nullopt;
+    memo.end = q;
+    memo.nodes = inner;
     p = q;
     return inner;
   }
@@ -316,6 +347,17 @@ class Parser {
   // QuotedString('"', esc_quote='\"'), then its content parsed as fragments (fails if the
   // content does not parse to its end).
   std::optional<std::vector<Node>> Quoted(size_t& p) {
+    if (auto it = quoted_memo_.find(p); it != quoted_memo_.end()) return Recall(it->second, p);
+    Memo& memo = quoted_memo_[p];
+    auto nodes = QuotedUncached(p);
+    if (nodes) {
+      memo.end = p;
+      memo.nodes = *nodes;
+    }
+    return nodes;
+  }
+
+  std::optional<std::vector<Node>> QuotedUncached(size_t& p) {
     size_t q = p;
     SkipWhite(q);
     if (q >= s_.size() || s_[q] != '"') return std::nullopt;
@@ -346,9 +388,14 @@ class Parser {
       if (c == '"') escaped.push_back('\\');
       escaped.push_back(c);
     }
-    Parser sub(escaped);
+    if (depth_ >= kMaxNesting) {
+      too_deep_ = true;
+      return std::nullopt;
+    }
+    Parser sub(escaped, depth_ + 1);
     size_t sp = 0;
     std::vector<Node> nodes = sub.FragmentIncludingCommas(sp);
+    too_deep_ = too_deep_ || sub.too_deep_;
     sub.SkipWhite(sp);
     if (sp != escaped.size()) return std::nullopt;
     p = r;
@@ -356,6 +403,10 @@ class Parser {
   }
 
   std::string_view s_;
+  int depth_ = 0;  // brackets and quotes around the current position (sub-parsers included)
+  bool too_deep_ = false;
+  std::unordered_map<size_t, Memo> paren_memo_;
+  std::unordered_map<size_t, Memo> quoted_memo_;
 };
 
 void Flatten(const std::vector<Node>& nodes, double scale, std::vector<PromptFragment>& out) {
@@ -420,6 +471,10 @@ core::Result<std::vector<PromptFragment>> ParsePrompt(std::string_view prompt) {
   if (IsBlank(rewritten)) return std::vector<PromptFragment>{{"", 1.0}};
   Parser parser(rewritten);
   auto nodes = parser.ParseTop();
+  if (parser.too_deep()) {
+    return core::InvalidArgument("the prompt nests parentheses or quotes more than " +
+                                 std::to_string(kMaxNesting) + " levels deep: flatten it");
+  }
   if (!nodes) {
     return core::InvalidArgument(
         "cannot parse the prompt's weight syntax (vertical tab or form feed outside quotes?): "

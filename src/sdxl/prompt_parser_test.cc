@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace sdxl::sdxl {
 namespace {
 
@@ -57,6 +59,32 @@ TEST(PromptParserTest, UnsupportedOperatorsAreErrors) {
   EXPECT_EQ(r.status().code(), core::Code::kUnimplemented);
   EXPECT_NE(r.status().message().find(".blend("), std::string::npos);
   EXPECT_FALSE(ParsePrompt("cat.swap(dog)").ok());
+}
+
+// Found by fuzz/prompt_fuzz.cc: the backtracking parser retried each bracket ~4 times per
+// nesting level, so "((((((((((((((x))))))))))))))" (30 bytes) took seconds and 14 more levels
+// would take days. Brackets are now parsed once per position; past 64 levels the prompt is refused.
+TEST(PromptParserTest, DeepNestingIsLinearAndBounded) {
+  const std::string deep30 = std::string(30, '(') + "x" + std::string(30, ')');
+  EXPECT_EQ(Parse(deep30), (std::vector<PromptFragment>{{"x", 1.0}}));
+  std::string weighted = "x";
+  double weight = 1.0;
+  for (int i = 0; i < 40; ++i) {
+    weighted = "(" + weighted + ")1.1";
+    weight *= 1.1;
+  }
+  const auto frags = Parse(weighted);
+  ASSERT_EQ(frags.size(), 1u);
+  EXPECT_EQ(frags[0].text, "x");
+  EXPECT_DOUBLE_EQ(frags[0].weight, weight);
+  EXPECT_EQ(Parse(std::string(64, '(') + "x" + std::string(64, ')')),
+            (std::vector<PromptFragment>{{"x", 1.0}}));
+
+  auto too_deep = ParsePrompt(std::string(65, '(') + "x" + std::string(65, ')'));
+  ASSERT_FALSE(too_deep.ok());
+  EXPECT_EQ(too_deep.status().code(), core::Code::kInvalidArgument);
+  EXPECT_NE(too_deep.status().message().find("64 levels"), std::string::npos);
+  EXPECT_FALSE(ParsePrompt(std::string(5000, '(') + "x").ok());
 }
 
 }  // namespace

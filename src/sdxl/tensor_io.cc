@@ -3,64 +3,16 @@
 #include <optional>
 #include <vector>
 
+#include "sdxl/torch_dtype.h"
 #include "weights/safetensors.h"
 
 namespace sdxl::sdxl {
-namespace {
-
-std::optional<torch::Dtype> ToTorch(weights::DType d) {
-  switch (d) {
-    case weights::DType::kF32:
-      return torch::kFloat32;
-    case weights::DType::kF16:
-      return torch::kFloat16;
-    case weights::DType::kBF16:
-      return torch::kBFloat16;
-    case weights::DType::kF64:
-      return torch::kFloat64;
-    case weights::DType::kI64:
-      return torch::kInt64;
-    case weights::DType::kI32:
-      return torch::kInt32;
-    case weights::DType::kU8:
-      return torch::kUInt8;
-    case weights::DType::kBool:
-      return torch::kBool;
-    default:
-      return std::nullopt;
-  }
-}
-
-std::optional<weights::DType> FromTorch(torch::Dtype d) {
-  switch (d) {
-    case torch::kFloat32:
-      return weights::DType::kF32;
-    case torch::kFloat16:
-      return weights::DType::kF16;
-    case torch::kBFloat16:
-      return weights::DType::kBF16;
-    case torch::kFloat64:
-      return weights::DType::kF64;
-    case torch::kInt64:
-      return weights::DType::kI64;
-    case torch::kInt32:
-      return weights::DType::kI32;
-    case torch::kUInt8:
-      return weights::DType::kU8;
-    case torch::kBool:
-      return weights::DType::kBool;
-    default:
-      return std::nullopt;
-  }
-}
-
-}  // namespace
 
 core::Result<std::map<std::string, torch::Tensor>> ReadTensors(const std::filesystem::path& path) {
   SDXL_ASSIGN_OR_RETURN(auto file, weights::SafetensorsFile::Open(path));
   std::map<std::string, torch::Tensor> out;
   for (const auto& info : file.header().tensors()) {
-    auto dt = ToTorch(info.dtype);
+    auto dt = ToTorchDtype(info.dtype);
     if (!dt) {
       return core::InvalidArgument(path.string() + ": tensor " + info.name +
                                    " has an unsupported dtype " +
@@ -80,7 +32,7 @@ core::Status WriteTensors(const std::filesystem::path& path,
   std::vector<weights::TensorSpec> specs;
   std::map<std::string, torch::Tensor> cpu;
   for (const auto& [name, t] : tensors) {
-    auto dt = FromTorch(t.scalar_type());
+    auto dt = FromTorchDtype(t.scalar_type());
     if (!dt) return core::InvalidArgument("tensor " + name + " has an unsupported dtype");
     auto c = t.detach().to(torch::kCPU).contiguous();
     specs.push_back({name, *dt, std::vector<uint64_t>(c.sizes().begin(), c.sizes().end())});

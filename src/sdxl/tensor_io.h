@@ -2,8 +2,8 @@
 // Reading and writing named tensors as safetensors files (test fixtures, parity drivers, dumps).
 //
 // Uses the weights module's strict reader and atomic writer. Supported dtypes: F32, F16, BF16,
-// F64, I64, I32, U8, BOOL. Tensors are returned on the CPU, owned by the caller. Thread-safe
-// (no shared state).
+// F64, I64, I32, I16, I8, U8, BOOL (sdxl/torch_dtype.h). Tensors are returned on the CPU, owned
+// by the caller. Thread-safe (no shared state).
 
 #include <filesystem>
 #include <map>

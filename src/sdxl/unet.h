@@ -15,8 +15,8 @@
 
 #include "core/status.h"
 #include "sdxl/model_config.h"
+#include "sdxl/model_load_options.h"
 #include "sdxl/nn_blocks.h"
-#include "weights/weight_source.h"
 
 namespace sdxl::sdxl {
 
@@ -67,17 +67,6 @@ class UNet2DConditionImpl : public torch::nn::Module {
   bool channels_last_ = false;
 };
 TORCH_MODULE(UNet2DCondition);
-
-struct ModelLoadOptions {
-  torch::Dtype dtype = torch::kFloat32;
-  torch::Device device = torch::kCPU;
-  std::string variant;  // "fp16": diffusion_pytorch_model.fp16.safetensors
-  // Run convolutions in channels-last memory format when the device is the CPU (oneDNN's NHWC
-  // kernels are faster; results equal NCHW up to float reassociation).
-  bool channels_last_on_cpu = true;
-  // Where the weight files' bytes come from (not owned); nullptr: read them from disk.
-  weights::WeightSource* source = nullptr;
-};
 
 // Reads <dir>/config.json, builds the UNet and loads its safetensors weights (eval, no grad).
 [[nodiscard]] core::Result<UNet2DCondition> LoadUNet(const std::filesystem::path& dir,

@@ -15,8 +15,8 @@
 
 #include "core/status.h"
 #include "sdxl/model_config.h"
+#include "sdxl/model_load_options.h"
 #include "sdxl/nn_blocks.h"
-#include "sdxl/unet.h"
 
 namespace sdxl::sdxl {
 

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/file_util.h"
 #include "loader/load_model.h"
 #include "loader/model_cache.h"
 #include "sdxl/engine_loader.h"
@@ -259,10 +260,9 @@ int RunServer(const ServeConfig& c, const core::Environment& env) {
                c.auth_token.empty() ? "" : "; bearer token required");
   if (c.playground) spdlog::info("playground: http://{}:{}/playground", c.host, http.port());
   if (!c.port_file.empty()) {
-    const fs::path tmp = c.port_file + ".tmp";
-    std::ofstream(tmp) << http.port() << "\n";
-    std::error_code ec;
-    fs::rename(tmp, c.port_file, ec);
+    const core::Status st =
+        core::WriteFileAtomically(c.port_file, std::to_string(http.port()) + "\n");
+    if (!st.ok()) spdlog::warn("cannot write the port file: {}", st.message());
   }
 
   std::atomic<bool> setup_done{false};

@@ -11,6 +11,8 @@
 #include <random>
 #include <vector>
 
+#include "core/fd_io.h"
+#include "core/file_util.h"
 #include "core/unique_fd.h"
 
 namespace sdxl::storage {
@@ -18,19 +20,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::string_view kUploadsDir = ".sdxl-uploads";
-
-core::Status WriteAll(int fd, std::string_view data, const std::string& what) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return core::ErrnoStatus(what, errno);
-    }
-    done += static_cast<size_t>(n);
-  }
-  return core::Status::Ok();
-}
 
 std::string EtagOf(const struct stat& st) {
   return "local-" + std::to_string(st.st_size) + "-" +
@@ -48,29 +37,6 @@ std::string RandomHex(int digits) {
 }
 
 }  // namespace
-
-fs::path TempPathFor(const fs::path& path) {
-  return path.parent_path() /
-         ("." + path.filename().string() + std::string(kTempMarker) + RandomHex(8));
-}
-
-core::Status WriteFileAtomically(const fs::path& path, std::string_view data) {
-  std::error_code ec;
-  if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
-  if (ec)
-    return core::ErrnoStatus("cannot create directory " + path.parent_path().string(), ec.value());
-  const fs::path tmp = TempPathFor(path);
-  core::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (fd.get() < 0) return core::ErrnoStatus("cannot create " + tmp.string(), errno);
-  core::Status st = WriteAll(fd.get(), data, "cannot write " + tmp.string());
-  if (st.ok() && ::close(fd.release()) != 0)
-    st = core::ErrnoStatus("cannot write " + tmp.string(), errno);
-  if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    st = core::ErrnoStatus("cannot rename " + tmp.string() + " to " + path.string(), errno);
-  }
-  if (!st.ok()) ::unlink(tmp.c_str());
-  return st;
-}
 
 LocalObjectStore::LocalObjectStore(fs::path root) : root_(std::move(root)) {}
 
@@ -142,16 +108,13 @@ core::Status LocalObjectStore::GetRange(std::string_view key, std::uint64_t offs
   while (pos < end) {
     if (options.cancel != nullptr && options.cancel->load()) return core::Cancelled("cancelled");
     const size_t want = static_cast<size_t>(std::min<std::uint64_t>(buf.size(), end - pos));
-    const ssize_t n = ::pread(fd.get(), buf.data(), want, static_cast<off_t>(pos));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return core::ErrnoStatus("cannot read " + p.string(), errno);
-    }
-    if (n == 0) return core::DataLoss(p.string() + ": file shrank while it was read");
-    if (!sink(std::string_view(buf.data(), static_cast<size_t>(n)))) {
+    const core::IoResult r = core::PreadFull(fd.get(), buf.data(), want, pos);
+    if (!r.ok()) return core::ErrnoStatus("cannot read " + p.string(), r.error);
+    if (r.done > 0 && !sink(std::string_view(buf.data(), r.done))) {
       return core::Cancelled("cancelled");
     }
-    pos += static_cast<std::uint64_t>(n);
+    if (r.done < want) return core::DataLoss(p.string() + ": file shrank while it was read");
+    pos += r.done;
   }
   return core::Status::Ok();
 }
@@ -159,7 +122,7 @@ core::Status LocalObjectStore::GetRange(std::string_view key, std::uint64_t offs
 core::Result<std::string> LocalObjectStore::Put(std::string_view key, std::string_view data,
                                                 std::string_view) {
   SDXL_ASSIGN_OR_RETURN(fs::path p, PathFor(key));
-  SDXL_RETURN_IF_ERROR(WriteFileAtomically(p, data));
+  SDXL_RETURN_IF_ERROR(core::WriteFileAtomically(p, data));
   SDXL_ASSIGN_OR_RETURN(ObjectInfo info, Head(key));
   return info.etag;
 }
@@ -171,7 +134,7 @@ core::Result<std::string> LocalObjectStore::CreateMultipartUpload(std::string_vi
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return core::ErrnoStatus("cannot create " + dir.string(), ec.value());
-  SDXL_RETURN_IF_ERROR(WriteFileAtomically(dir / "key", key));
+  SDXL_RETURN_IF_ERROR(core::WriteFileAtomically(dir / "key", key));
   return id;
 }
 
@@ -187,7 +150,7 @@ core::Result<std::string> LocalObjectStore::UploadPart(std::string_view key,
     return core::NotFound("multipart upload " + std::string(upload_id) + " does not exist");
   }
   const fs::path part = dir / ("part-" + std::to_string(part_number));
-  SDXL_RETURN_IF_ERROR(WriteFileAtomically(part, data));
+  SDXL_RETURN_IF_ERROR(core::WriteFileAtomically(part, data, {.sync = false}));
   struct stat st {};
   ::stat(part.c_str(), &st);
   return EtagOf(st);
@@ -202,49 +165,27 @@ core::Result<std::string> LocalObjectStore::CompleteMultipartUpload(
   }
   std::error_code ec;
   fs::create_directories(target.parent_path(), ec);
-  const fs::path tmp = TempPathFor(target);
-  core::UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (out.get() < 0) return core::ErrnoStatus("cannot create " + tmp.string(), errno);
-  core::Status st;
+  SDXL_ASSIGN_OR_RETURN(core::AtomicFileWriter out, core::AtomicFileWriter::Create(target));
   int last = 0;
   std::vector<char> buf(1 << 20);
   for (const PartInfo& part : parts) {
-    if (part.number <= last) {
-      st = core::InvalidArgument("parts must be in ascending order");
-      break;
-    }
+    if (part.number <= last) return core::InvalidArgument("parts must be in ascending order");
     last = part.number;
     const fs::path pp = dir / ("part-" + std::to_string(part.number));
     struct stat pst {};
     if (::stat(pp.c_str(), &pst) != 0 || (!part.etag.empty() && part.etag != EtagOf(pst))) {
-      st = core::InvalidArgument("part " + std::to_string(part.number) +
-                                 " is missing or its ETag does not match");
-      break;
+      return core::InvalidArgument("part " + std::to_string(part.number) +
+                                   " is missing or its ETag does not match");
     }
     core::UniqueFd in(::open(pp.c_str(), O_RDONLY | O_CLOEXEC));
     for (;;) {
-      const ssize_t n = ::read(in.get(), buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        st = core::ErrnoStatus("cannot read " + pp.string(), errno);
-        break;
-      }
-      if (n == 0) break;
-      st = WriteAll(out.get(), std::string_view(buf.data(), static_cast<size_t>(n)),
-                    "cannot write " + tmp.string());
-      if (!st.ok()) break;
+      const core::IoResult r = core::ReadFull(in.get(), buf.data(), buf.size());
+      if (!r.ok()) return core::ErrnoStatus("cannot read " + pp.string(), r.error);
+      SDXL_RETURN_IF_ERROR(out.Write(buf.data(), r.done));
+      if (r.done < buf.size()) break;
     }
-    if (!st.ok()) break;
   }
-  if (st.ok() && ::close(out.release()) != 0)
-    st = core::ErrnoStatus("cannot write " + tmp.string(), errno);
-  if (st.ok() && ::rename(tmp.c_str(), target.c_str()) != 0) {
-    st = core::ErrnoStatus("cannot rename into " + target.string(), errno);
-  }
-  if (!st.ok()) {
-    ::unlink(tmp.c_str());
-    return st;
-  }
+  SDXL_RETURN_IF_ERROR(out.Commit());
   fs::remove_all(dir, ec);
   SDXL_ASSIGN_OR_RETURN(ObjectInfo info, Head(key));
   return info.etag;

@@ -2,8 +2,9 @@
 // LocalObjectStore: ObjectStore over a local directory (tests, air-gapped use, caches).
 //
 // Keys map to files under the root ("a/b.bin" -> ROOT/a/b.bin); keys with "." or ".." segments,
-// empty segments or a leading '/' are rejected. Writes are atomic: data goes to a temporary file in
-// the same directory, then rename(2). Multipart uploads keep their parts under ROOT/.sdxl-uploads/.
+// empty segments or a leading '/' are rejected. Writes are atomic (core::WriteFileAtomically and
+// core::AtomicFileWriter: a temporary file in the same directory, fsync, rename(2)). Multipart
+// uploads keep their parts under ROOT/.sdxl-uploads/ (written without fsync: they are scratch).
 // Thread-safe: every call works on its own file descriptors; concurrent writers of one key race
 // like rename does (the last one wins, never a mix).
 
@@ -11,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "core/file_util.h"
 #include "storage/object_store.h"
 
 namespace sdxl::storage {
@@ -51,11 +53,9 @@ class LocalObjectStore final : public ObjectStore {
   std::filesystem::path root_;
 };
 
-// Writes `data` to `path` atomically (temp file in the same directory + rename), creating parent
-// directories. Shared by the local store and the transfer engine.
-core::Status WriteFileAtomically(const std::filesystem::path& path, std::string_view data);
-// A unique temporary name next to `path` (".NAME.sdxl-tmp-XXXXXXXX").
-std::filesystem::path TempPathFor(const std::filesystem::path& path);
-inline constexpr std::string_view kTempMarker = ".sdxl-tmp-";
+// The temporary names of core's atomic writers (".NAME.sdxl-tmp-XXXXXXXX"): the store's List(),
+// the transfer engine and the model cache skip them.
+using core::kTempMarker;
+using core::TempPathFor;
 
 }  // namespace sdxl::storage

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <string>
 
+#include "core/fd_io.h"
+
 namespace sdxl::storage {
 namespace {
 
@@ -99,36 +101,26 @@ core::Status RangeFile::Finish() {
 
 core::Status RangeFile::WriteBuffered(const char* data, std::size_t n, std::uint64_t offset) {
   std::size_t done = 0;
-  while (done < n) {
-    const ssize_t w = ::pwrite(fd_, data + done, n - done, static_cast<off_t>(offset + done));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EINVAL && direct()) {  // the descriptor is direct: another thread switched late
-        DisableDirect();
-        continue;
-      }
-      return core::ErrnoStatus("cannot write " + path_.string(), errno);
+  for (;;) {
+    const core::IoResult r = core::PwriteFull(fd_, data + done, n - done, offset + done);
+    done += r.done;
+    if (r.ok()) return core::Status::Ok();
+    if (r.error == EINVAL && direct()) {  // the descriptor is direct: another thread switched late
+      DisableDirect();
+      continue;
     }
-    done += static_cast<std::size_t>(w);
+    return core::ErrnoStatus("cannot write " + path_.string(), r.error);
   }
-  return core::Status::Ok();
 }
 
 core::Status RangeFile::WriteDirect(const char* data, std::size_t n, std::uint64_t offset) {
-  std::size_t done = 0;
-  while (done < n) {
-    const ssize_t w = ::pwrite(fd_, data + done, n - done, static_cast<off_t>(offset + done));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EINVAL) {  // the file system refused this direct write: go buffered for good
-        DisableDirect();
-        return WriteBuffered(data + done, n - done, offset + done);
-      }
-      return core::ErrnoStatus("cannot write " + path_.string(), errno);
-    }
-    done += static_cast<std::size_t>(w);
+  const core::IoResult r = core::PwriteFull(fd_, data, n, offset);
+  if (r.ok()) return core::Status::Ok();
+  if (r.error == EINVAL) {  // the file system refused this direct write: go buffered for good
+    DisableDirect();
+    return WriteBuffered(data + r.done, n - r.done, offset + r.done);
   }
-  return core::Status::Ok();
+  return core::ErrnoStatus("cannot write " + path_.string(), r.error);
 }
 
 void RangeFile::DisableDirect() {

@@ -1,9 +1,9 @@
 #include "storage/s3_config.h"
 
 #include <cctype>
-#include <fstream>
 #include <sstream>
 
+#include "core/file_util.h"
 #include "http/url.h"
 
 namespace sdxl::storage {
@@ -21,12 +21,11 @@ std::string Lower(std::string s) {
   return s;
 }
 
+// The file's text, or nothing when it cannot be read (a missing AWS file is not an error).
 std::optional<std::string> ReadTextFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  auto text = core::ReadFile(path, 64u << 20);
+  if (!text.ok()) return std::nullopt;
+  return std::move(text).value();
 }
 
 const std::string* Find(const AwsIniFile& ini, const std::string& section, const std::string& key) {
@@ -112,12 +111,15 @@ core::Result<S3Config> S3Config::Load(const core::Environment& env, const S3Over
   if (use_env) {
     c.credentials = {*env_key, *env_secret,
                      env.GetFirst({"AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"}).value_or("")};
-    c.credentials_source = "environment";
+    c.credentials_source = "environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
   } else if (const auto* key = profile_value("aws_access_key_id")) {
     const auto* secret = profile_value("aws_secret_access_key");
     const auto* token = profile_value("aws_session_token");
     c.credentials = {*key, secret ? *secret : "", token ? *token : ""};
-    c.credentials_source = "profile " + c.profile;
+    const bool in_creds_file = Find(creds_ini, c.profile, "aws_access_key_id") != nullptr;
+    c.credentials_source =
+        "profile \"" + c.profile + "\" in " + (in_creds_file ? cred_path : config_path) +
+        (ov.profile.empty() ? (env.Get("AWS_PROFILE") ? " (AWS_PROFILE)" : "") : " (--profile)");
   }
 
   // Region.

@@ -39,8 +39,11 @@ struct S3Config {
   AddressingStyle addressing_style = AddressingStyle::kAuto;
   std::string profile = "default";
   int max_attempts = 5;
-  std::string ca_bundle;           // PEM file of CAs to trust for https; empty = the system store
-  std::string credentials_source;  // "environment", "profile foo in /root/.aws/credentials", ...
+  std::string ca_bundle;  // PEM file of CAs to trust for https; empty = the system store
+  // Where the keys came from, for messages: "environment variables AWS_ACCESS_KEY_ID and
+  // AWS_SECRET_ACCESS_KEY" or "profile \"foo\" in /root/.aws/credentials (--profile)"; empty when
+  // there are none.
+  std::string credentials_source;
 
   // Resolves the configuration. Missing credentials are not an error here (see
   // RequireCredentials): listing a local directory must not need them.

@@ -175,6 +175,30 @@ TEST_F(S3ConfigTest, AddressingStyle) {
   EXPECT_FALSE(S3Config::Load(Env({{"AWS_ENDPOINT_URL_S3", "t3.storage.dev"}}), {}).ok());
 }
 
+TEST_F(S3ConfigTest, CredentialsSourceNamesTheVariablesOrTheProfileAndItsFile) {
+  Write("credentials", "[default]\naws_access_key_id = AK1\naws_secret_access_key = S1\n");
+  Write("config", "[profile work]\naws_access_key_id = AK2\naws_secret_access_key = S2\n");
+  const std::string creds = (dir_ / ".aws" / "credentials").string();
+  const std::string config = (dir_ / ".aws" / "config").string();
+  auto env =
+      S3Config::Load(Env({{"AWS_ACCESS_KEY_ID", "AK"}, {"AWS_SECRET_ACCESS_KEY", "SK"}}), {});
+  ASSERT_TRUE(env.ok());
+  EXPECT_EQ(env->credentials_source,
+            "environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+  auto def = S3Config::Load(Env({}), {});
+  ASSERT_TRUE(def.ok());
+  EXPECT_EQ(def->credentials_source, "profile \"default\" in " + creds);
+  auto by_env = S3Config::Load(Env({{"AWS_PROFILE", "work"}}), {});
+  ASSERT_TRUE(by_env.ok());
+  EXPECT_EQ(by_env->credentials_source, "profile \"work\" in " + config + " (AWS_PROFILE)");
+  // --profile beats the environment's keys, and says so.
+  auto by_flag = S3Config::Load(Env({{"AWS_ACCESS_KEY_ID", "AK"}, {"AWS_SECRET_ACCESS_KEY", "SK"}}),
+                                Ov("", "", "work"));
+  ASSERT_TRUE(by_flag.ok());
+  EXPECT_EQ(by_flag->credentials.access_key_id, "AK2");
+  EXPECT_EQ(by_flag->credentials_source, "profile \"work\" in " + config + " (--profile)");
+}
+
 TEST(AwsIni, ParsesSectionsCommentsAndNestedBlocks) {
   const AwsIniFile ini = ParseAwsIni(
       "; c\n[a]\nk = v \r\nempty =\n[profile b]\ns3 =\n    endpoint_url = http://x\n"

@@ -13,6 +13,7 @@
 #include <immintrin.h>
 #endif
 
+#include "core/fd_io.h"
 #include "core/unique_fd.h"
 
 namespace sdxl::weights {
@@ -196,17 +197,10 @@ void ConvertRaw(DType from, DType to, const std::byte* in, std::byte* out, size_
 
 Status PreadAll(int fd, std::byte* dst, size_t size, std::uint64_t offset,
                 const std::filesystem::path& path) {
-  while (size > 0) {
-    ssize_t n = ::pread(fd, dst, size, static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return core::DataLoss("read error in " + path.string() + ": " + std::strerror(errno));
-    }
-    if (n == 0) return core::DataLoss(path.string() + " was truncated while reading");
-    dst += n;
-    size -= static_cast<size_t>(n);
-    offset += static_cast<std::uint64_t>(n);
-  }
+  const core::IoResult r = core::PreadFull(fd, dst, size, offset);
+  if (!r.ok())
+    return core::DataLoss("read error in " + path.string() + ": " + std::strerror(r.error));
+  if (r.done < size) return core::DataLoss(path.string() + " was truncated while reading");
   return Status::Ok();
 }
 

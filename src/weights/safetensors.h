@@ -135,8 +135,9 @@ struct SafetensorsWriterOptions {
 };
 
 // Writes a safetensors file atomically: header first, then tensor data streamed in layout order
-// (see layout()), into `<path>.tmp-<random>`; Finish() renames it onto `path`. Destroying an
-// unfinished writer removes the temporary file, so a failed write never leaves a partial file.
+// (see layout()), into a core::AtomicFileWriter temporary next to `path` (the folder must exist);
+// Finish() renames it onto `path`. Destroying an unfinished writer removes the temporary file, so
+// a failed write never leaves a partial file.
 class SafetensorsWriter {
  public:
   static core::Result<SafetensorsWriter> Create(const std::filesystem::path& path,

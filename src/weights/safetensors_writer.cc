@@ -1,13 +1,8 @@
 // SafetensorsWriter: atomic, streaming safetensors output (see safetensors.h).
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <random>
+#include <optional>
 
-#include "core/hash.h"
+#include "core/file_util.h"
 #include "weights/safetensors.h"
 
 namespace sdxl::weights {
@@ -16,37 +11,11 @@ namespace {
 using core::Result;
 using core::Status;
 
-Status IoError(const std::string& what, const std::filesystem::path& path, int err) {
-  return Status(err == ENOSPC ? core::Code::kUnavailable : core::Code::kInternal,
-                what + " " + path.string() + ": " + std::strerror(err) +
-                    (err == ENOSPC ? " (free some disk space and retry)" : ""));
-}
-
-Status WriteAll(int fd, const char* data, size_t size, const std::filesystem::path& path) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return IoError("cannot write", path, errno);
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
-std::string RandomSuffix() {
-  std::random_device rd;
-  std::uint64_t v = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-  return core::Hex64(v).substr(0, 12);
-}
-
 }  // namespace
 
 struct SafetensorsWriter::Impl {
   std::filesystem::path path;
-  std::filesystem::path tmp_path;
-  int fd = -1;
+  std::optional<core::AtomicFileWriter> file;  // the temporary file until Finish()
   SafetensorsWriterOptions options;
   SafetensorsHeader header;
   std::string header_bytes;
@@ -56,14 +25,9 @@ struct SafetensorsWriter::Impl {
   Status broken;                   // first I/O error; every later call returns it
   bool finished = false;
 
-  ~Impl() {
-    if (fd >= 0) ::close(fd);
-    if (!finished && !tmp_path.empty()) ::unlink(tmp_path.c_str());
-  }
-
   Status Flush() {
     if (buffer.empty()) return Status::Ok();
-    Status s = WriteAll(fd, buffer.data(), buffer.size(), tmp_path);
+    Status s = file->Write(buffer.data(), buffer.size());
     buffer.clear();
     if (!s.ok()) broken = s;
     return s;
@@ -75,7 +39,7 @@ struct SafetensorsWriter::Impl {
     if (buffer.size() + n > options.buffer_size) {
       SDXL_RETURN_IF_ERROR(Flush());
       if (n >= options.buffer_size) {  // large pieces bypass the buffer
-        Status s = WriteAll(fd, p, n, tmp_path);
+        Status s = file->Write(p, n);
         if (!s.ok()) broken = s;
         return s;
       }
@@ -144,14 +108,8 @@ Result<SafetensorsWriter> SafetensorsWriter::Create(const std::filesystem::path&
   if (impl->options.buffer_size == 0) impl->options.buffer_size = 1;
   impl->header = std::move(header).value();
   impl->header_bytes = std::move(header_bytes);
-  impl->tmp_path = path;
-  impl->tmp_path += ".tmp-" + RandomSuffix();
-  impl->fd = ::open(impl->tmp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (impl->fd < 0) {
-    int err = errno;
-    impl->tmp_path.clear();  // nothing to clean up
-    return IoError("cannot create", path.parent_path().empty() ? "." : path.parent_path(), err);
-  }
+  SDXL_ASSIGN_OR_RETURN(impl->file,
+                        core::AtomicFileWriter::Create(path, {.sync = impl->options.sync}));
   impl->buffer.reserve(impl->options.buffer_size);
   SDXL_RETURN_IF_ERROR(impl->Append(std::as_bytes(std::span(impl->header_bytes))));
   return SafetensorsWriter(std::move(impl));
@@ -202,24 +160,8 @@ Status SafetensorsWriter::Finish() {
                                  " bytes written); nothing was saved to " + w.path.string());
   }
   SDXL_RETURN_IF_ERROR(w.Flush());
-  if (w.options.sync && ::fsync(w.fd) != 0) return IoError("cannot fsync", w.tmp_path, errno);
-  if (::close(w.fd) != 0) {
-    w.fd = -1;
-    return IoError("cannot close", w.tmp_path, errno);
-  }
-  w.fd = -1;
-  if (::rename(w.tmp_path.c_str(), w.path.c_str()) != 0) {
-    return IoError("cannot rename temporary file onto", w.path, errno);
-  }
+  SDXL_RETURN_IF_ERROR(w.file->Commit());
   w.finished = true;
-  if (w.options.sync) {
-    std::filesystem::path dir = w.path.parent_path().empty() ? "." : w.path.parent_path();
-    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
-  }
   return Status::Ok();
 }
 

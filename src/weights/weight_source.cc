@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/fd_io.h"
 #include "core/unique_fd.h"
 
 namespace sdxl::weights {
@@ -21,16 +22,9 @@ constexpr std::uint64_t kPiece = 16ull << 20;
 
 core::Status ReadAt(int fd, std::byte* out, std::uint64_t length, std::uint64_t offset,
                     const fs::path& path) {
-  std::uint64_t done = 0;
-  while (done < length) {
-    const ssize_t n = ::pread(fd, out + done, length - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return core::ErrnoStatus("cannot read " + path.string(), errno);
-    }
-    if (n == 0) return core::DataLoss(path.string() + " is shorter than its header says");
-    done += static_cast<std::uint64_t>(n);
-  }
+  const core::IoResult r = core::PreadFull(fd, out, static_cast<std::size_t>(length), offset);
+  if (!r.ok()) return core::ErrnoStatus("cannot read " + path.string(), r.error);
+  if (r.done < length) return core::DataLoss(path.string() + " is shorter than its header says");
   return core::Status::Ok();
 }
 

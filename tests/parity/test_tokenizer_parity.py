@@ -168,3 +168,14 @@ def test_cli_errors_are_one_clear_line(sdxl_binary, tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert "nope" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_empty_prompt_is_a_prompt_and_missing_text_a_usage_error(sdxl_binary, tokenizer_dirs):
+    # "" is the seed's default prompt: BOS, EOS, then padding; no TEXT at all is a usage error.
+    proc = subprocess.run([str(sdxl_binary), "tokenize", "--model", str(tokenizer_dirs),
+                           "--no-pad", ""], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["49406", "49407"]
+    proc = subprocess.run([str(sdxl_binary), "tokenize", "--model", str(tokenizer_dirs)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "needs TEXT" in proc.stderr

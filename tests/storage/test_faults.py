@@ -81,9 +81,9 @@ def test_download_persistent_fault_fails_cleanly(sdxl_run, s3_server, fault_prox
     assert 2 <= attempts <= 200, f"{attempts} GET attempts: retries must be bounded"
 
 
-@pytest.mark.slow
 def test_download_stall_is_detected(sdxl_run, s3_server, fault_proxy, remote_obj, tmp_path):
-    """Headers then silence: the client's stall detection must give up on it and retry."""
+    """Headers then silence: the client's stall detection must give up on it and retry.
+    (~21 s: the stall limit is 20 s.)"""
     bucket, src = remote_obj
     fault_proxy.add_rule("stall", method="GET", path=OBJ_RE, after_bytes=64 * 1024, times=1)
     out = tmp_path / "out"
