@@ -115,8 +115,8 @@ core::Status WriteAtomically(const fs::path& path, const std::vector<uint8_t>& b
   std::error_code mk;
   if (path.has_parent_path()) fs::create_directories(path.parent_path(), mk);
   if (mk) {
-    return core::PermissionDenied("cannot create the folder " + path.parent_path().string() +
-                                  ": " + mk.message() + "; change --out");
+    return core::PermissionDenied("cannot create the folder " + path.parent_path().string() + ": " +
+                                  mk.message() + "; change --out");
   }
   const core::Status st = core::WriteFileAtomically(
       path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));

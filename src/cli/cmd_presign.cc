@@ -18,6 +18,7 @@ void AddPresignCommand(CLI::App& app, CliContext& ctx, Action* run) {
   auto args = std::make_shared<Args>();
   cmd->add_option("object", args->target, "s3://BUCKET/KEY")->required();
   cmd->add_option("--expires,--expires-in", args->expires, "Validity in seconds (1..604800)")
+      ->check(CLI::Range(1L, 604800L))
       ->capture_default_str();
   cmd->add_option("--method", args->method, "GET or PUT")
       ->check(CLI::IsMember({"GET", "PUT"}, CLI::ignore_case))

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "http/body_buffer.h"
 
 namespace sdxl::http {
 
@@ -29,16 +30,6 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 std::optional<std::string> FindHeader(const Headers& headers, std::string_view name);
 
 struct HttpResponse;
-
-// Lends the receiver's own memory to the transport: `space` returns where the next body bytes
-// may go (non-empty), `commit(n)` reports that n bytes were written at its start (false aborts
-// the transfer, like a sink). Offered alongside a sink: a GET that HttpClient can receive
-// directly (see RawConnection) lands in this memory with no intermediate copy; any other
-// request goes through the sink.
-struct BodyBuffer {
-  std::function<std::span<char>()> space;
-  std::function<bool(std::size_t n)> commit;
-};
 
 struct HttpRequest {
   std::string method = "GET";

@@ -1,7 +1,6 @@
 #include "hub/hub_config.h"
 
-#include <fstream>
-#include <sstream>
+#include "core/file_util.h"
 
 namespace sdxl::hub {
 namespace {
@@ -50,11 +49,9 @@ core::Result<HubConfig> HubConfig::FromEnvironment(const core::Environment& env)
     c.token_source = env.Get("HF_TOKEN") ? "HF_TOKEN" : "HUGGING_FACE_HUB_TOKEN";
   } else if (!Truthy(env.Get("HF_HUB_DISABLE_IMPLICIT_TOKEN"))) {
     std::string path = env.GetOr("HF_TOKEN_PATH", c.hf_home + "/token");
-    std::ifstream in(path);
-    if (in) {
-      std::stringstream ss;
-      ss << in.rdbuf();
-      std::string t = Trim(ss.str());
+    // No readable token file: anonymous access (as huggingface_hub).
+    if (auto text = core::ReadFile(path); text.ok()) {
+      std::string t = Trim(*text);
       if (!t.empty()) {
         c.token = t;
         c.token_source = path;

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/byte_range.h"
 #include "core/file_util.h"
 #include "core/hash.h"
 #include "core/progress.h"
@@ -274,17 +275,17 @@ struct ChunkCheck {
     while (!bytes.empty()) {
       const std::uint64_t c = offset / entry->chunk_size;
       if (c >= hashers.size()) return core::DataLoss(uri + ": more bytes than the manifest says");
-      const weights::ByteRange r = entry->ChunkRange(c);
-      const std::uint64_t n = std::min<std::uint64_t>(bytes.size(), r.end - offset);
+      const core::ByteRange r = entry->ChunkRange(c);
+      const std::uint64_t n = std::min<std::uint64_t>(bytes.size(), r.end() - offset);
       if (!hashers[c]) hashers[c] = std::make_unique<core::Xxh3_64>();
       hashers[c]->Update(bytes.first(n));
       hashed[c] += n;
-      if (hashed[c] == r.size()) {
+      if (hashed[c] == r.length) {
         const std::uint64_t got = hashers[c]->Finish();
         hashers[c].reset();
         if (got != entry->chunk_xxh3[c]) {
-          return core::DataLoss(uri + ": the chunk at bytes " + std::to_string(r.begin) + "-" +
-                                std::to_string(r.end) +
+          return core::DataLoss(uri + ": the chunk at bytes " + std::to_string(r.offset) + "-" +
+                                std::to_string(r.end()) +
                                 " does not match the manifest's XXH3: the object is corrupt "
                                 "in the bucket or changed during download; rerun (if it "
                                 "persists, rerun prepare-model)");

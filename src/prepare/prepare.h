@@ -14,6 +14,8 @@
 //      only ever created whole (single PUT or completed multipart upload);
 //   5. write sdxl-tigris-manifest.json LAST (its presence means "complete") and drop the journal.
 // A rerun on a complete model (same source commit, recipe and dtype) uploads nothing.
+// Each step is a function of its own in prepare_phases.h; the journal is upload_journal.h (a
+// corrupt journal is reported with a warning and ignored: the upload starts over).
 //
 // Thread-safety: one PrepareModel call at a time per destination; internally parallel.
 
@@ -32,8 +34,6 @@ namespace sdxl::prepare {
 enum class DTypeChoice { kBf16, kFp16, kKeep };
 core::Result<DTypeChoice> ParseDTypeChoice(std::string_view text);
 std::string_view DTypeChoiceName(DTypeChoice d);
-
-inline constexpr std::string_view kUploadJournalName = ".sdxl-tigris-upload.json";
 
 struct PrepareOptions {
   std::string source;             // repo id, or a local folder (path or file://)
@@ -82,14 +82,17 @@ bool IsEnvSafe(std::string_view value);
 // made of IsEnvSafe characters (it goes into the printed environment block).
 core::Result<std::string> ModelLocation(std::string_view bucket, std::string_view model_path);
 
-// Runs the whole preparation. `hub` is used for repo sources (may be null for local folders);
-// `store` must be rooted at ModelLocation(bucket, model_path) — see OpenModelStore.
+// Opens the destination store for a location string (ModelLocation's "s3://bucket/prefix" or
+// "file:///path"); the store it returns is rooted there (keys are relative to MODEL_PATH). The CLI
+// implements it with its S3 configuration; tests open local stores.
 class ModelStoreOpener {
  public:
   virtual ~ModelStoreOpener() = default;
   virtual core::Result<std::unique_ptr<storage::ObjectStore>> Open(const std::string& location) = 0;
 };
 
+// Runs the whole preparation. `hub` is used for repo sources (may be null for local folders);
+// the destination store is opener.Open(ModelLocation(options.bucket, model_path)).
 core::Result<PrepareResult> PrepareModel(const PrepareOptions& options, hub::HubClient* hub,
                                          ModelStoreOpener& opener);
 

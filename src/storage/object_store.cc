@@ -12,7 +12,7 @@ core::Status ObjectStore::ReadRange(std::string_view key, std::uint64_t offset, 
                                     const ReadOptions& options) {
   std::size_t filled = 0;
   // `out` itself is lent to the store, so S3 reads land in it without a copy.
-  ChunkBuffer lend;
+  http::BodyBuffer lend;
   lend.space = [&] { return out.subspan(filled); };
   lend.commit = [&](std::size_t n) {
     if (filled + n > out.size()) return false;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "http/body_buffer.h"
 #include "storage/s3_config.h"
 
 namespace sdxl::storage {
@@ -42,21 +43,15 @@ struct PartInfo {
 // to stop (the read then fails with Cancelled unless the sink's owner records another reason).
 using ChunkSink = std::function<bool(std::string_view chunk)>;
 
-// Optional zero-copy receiver offered beside a ChunkSink: `space` returns memory where the next
-// bytes may land (non-empty), `commit(n)` says n bytes were written at its start (false stops
-// the read, like the sink). A store that can receive into caller memory (S3 over a direct HTTP
-// connection) uses it instead of the sink; the others ignore it. Same bytes, same order.
-struct ChunkBuffer {
-  std::function<std::span<char>()> space;
-  std::function<bool(std::size_t n)> commit;
-};
-
 struct ReadOptions {
   std::string if_match;  // ETag the object must still have (412 -> FailedPrecondition)
   const std::atomic<bool>* cancel = nullptr;
   // Retries inside GetRange; the transfer engine sets 1 and resumes ranges itself.
-  int max_attempts = 0;                 // 0 = the store's default
-  const ChunkBuffer* buffer = nullptr;  // see ChunkBuffer; the sink is still required
+  int max_attempts = 0;  // 0 = the store's default
+  // Optional zero-copy receiver beside the sink (http/body_buffer.h): a store that can receive
+  // into caller memory (S3 over a direct HTTP connection) uses it instead of the sink; the others
+  // ignore it. Same bytes, same order; the sink is still required.
+  const http::BodyBuffer* buffer = nullptr;
 };
 
 enum class PresignMethod { kGet, kPut };

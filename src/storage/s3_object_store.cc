@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <thread>
 
 #include "core/hash.h"
@@ -18,6 +19,31 @@ std::string Md5Base64(std::string_view data) {
   unsigned char out[64];
   const int n = EVP_EncodeBlock(out, md, static_cast<int>(len));
   return std::string(reinterpret_cast<char*>(out), static_cast<size_t>(n));
+}
+
+// S3's ETag of a completed multipart upload, md5(md5(part 1) .. md5(part N))-N, from the parts'
+// ETags; "" when a part's ETag is not a plain MD5 (SSE-KMS, some gateways).
+std::string MultipartEtag(std::span<const PartInfo> parts) {
+  std::string digests;
+  for (const auto& p : parts) {
+    if (p.etag.size() != 32) return "";
+    for (size_t i = 0; i < 32; i += 2) {
+      const int hi = std::isxdigit(static_cast<unsigned char>(p.etag[i]));
+      const int lo = std::isxdigit(static_cast<unsigned char>(p.etag[i + 1]));
+      if (!hi || !lo) return "";
+      digests.push_back(static_cast<char>(std::stoi(p.etag.substr(i, 2), nullptr, 16)));
+    }
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(digests.data(), digests.size(), md, &len, EVP_md5(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 15]);
+  }
+  return out + "-" + std::to_string(parts.size());
 }
 
 http::RetryOptions RetryOptionsFor(const S3Config& config) {
@@ -164,7 +190,11 @@ core::Result<http::HttpResponse> S3ObjectStore::Execute(Call& call) {
       st = res.status();
       if (st.code() == core::Code::kCancelled) return st;
       st = core::Status(st.code(), call.what + ": " + st.message(), st.retryable());
-    } else if (Is2xx(res->status) || (call.ok_status != 0 && res->status == call.ok_status)) {
+    } else if (Is2xx(res->status) ||
+               (call.ok_status != 0 && res->status == call.ok_status &&
+                // "already gone" is fine for the object, never for the bucket: a DELETE in a
+                // missing bucket is a 404 NoSuchBucket (AWS, moto), and must say so.
+                !(res->status == 404 && ParseS3Error(res->body).code == "NoSuchBucket"))) {
       retry_.OnSuccess(attempt > 1);
       return res;
     } else {
@@ -193,7 +223,18 @@ core::Result<ObjectInfo> S3ObjectStore::Head(std::string_view key) {
   call.method = "HEAD";
   call.full_key = &full;
   call.what = "HEAD " + DescribeKey(key);
-  SDXL_ASSIGN_OR_RETURN(http::HttpResponse res, Execute(call));
+  auto head = Execute(call);
+  if (!head.ok() && head.status().http_status() == 404 && head.status().service_code().empty()) {
+    // A HEAD 404 has no body: ask whether the bucket is the missing part, so that the message
+    // says which (`cp s3://missing-bucket/k .` must not blame the key).
+    auto exists = BucketExists();
+    if (exists.ok() && !*exists) {
+      S3Error e;
+      e.code = "NoSuchBucket";
+      return S3ErrorToStatus(404, e, call.what);
+    }
+  }
+  SDXL_ASSIGN_OR_RETURN(http::HttpResponse res, std::move(head));
   ObjectInfo info;
   info.key = std::string(key);
   const auto len = res.Header("Content-Length");
@@ -364,8 +405,17 @@ core::Result<std::string> S3ObjectStore::CompleteMultipartUpload(std::string_vie
     call.headers = {{"Content-Type", "application/xml"}};
     call.body = body;
     call.what = what;
-    SDXL_ASSIGN_OR_RETURN(http::HttpResponse res, Execute(call));
-    auto etag = ParseCompleteMultipartUpload(res.body);
+    auto res = Execute(call);
+    if (!res.ok() && res.status().service_code() == "NoSuchUpload") {
+      // An earlier attempt (here or a retry inside Execute) may have completed the upload
+      // although its answer was lost or was a 200 with an error body: the object is then there,
+      // with exactly the ETag these parts make.
+      const std::string expected = MultipartEtag(parts);
+      auto head = Head(key);
+      if (!expected.empty() && head.ok() && head->etag == expected) return head->etag;
+    }
+    if (!res.ok()) return res.status();
+    auto etag = ParseCompleteMultipartUpload(res->body);
     if (etag.ok() || !etag.status().retryable() || attempt >= config_.max_attempts) return etag;
     auto delay = retry_.NextDelay(etag.status(), attempt);
     if (!delay) return etag;
@@ -483,6 +533,44 @@ core::Status S3ObjectStore::CreateBucket() {
     return core::Status::Ok();
   }
   return res.status();
+}
+
+core::Result<bool> S3ObjectStore::BucketExists() {
+  Call call;
+  call.method = "HEAD";
+  call.what = "HeadBucket s3://" + bucket_;
+  call.ok_status = 404;
+  SDXL_ASSIGN_OR_RETURN(http::HttpResponse res, Execute(call));
+  return res.status != 404;
+}
+
+core::Result<std::vector<BucketInfo>> S3ObjectStore::ListBuckets(const S3Config& config,
+                                                                 S3StoreOptions options) {
+  SDXL_RETURN_IF_ERROR(config.RequireCredentials());
+  SDXL_ASSIGN_OR_RETURN(http::Url endpoint, http::ParseUrl(config.EffectiveEndpoint()));
+  // A service-level store: no bucket, so requests go to the endpoint's root path.
+  S3Config service = config;
+  service.addressing_style = AddressingStyle::kPath;
+  std::unique_ptr<S3ObjectStore> store(
+      new S3ObjectStore(service, "", "", std::move(endpoint), std::move(options)));
+  std::vector<BucketInfo> out;
+  std::string token;
+  for (;;) {
+    Call call;
+    if (!token.empty()) call.query = {{"continuation-token", token}};
+    call.what = "ListBuckets on " + config.EffectiveEndpoint();
+    SDXL_ASSIGN_OR_RETURN(http::HttpResponse res, store->Execute(call));
+    SDXL_ASSIGN_OR_RETURN(BucketsPage page, ParseListBuckets(res.body));
+    out.insert(out.end(), page.buckets.begin(), page.buckets.end());
+    if (page.continuation_token.empty()) break;
+    if (page.continuation_token == token) {
+      return core::DataLoss(call.what + ": server repeated a continuation token");
+    }
+    token = page.continuation_token;
+  }
+  std::sort(out.begin(), out.end(),
+            [](const BucketInfo& a, const BucketInfo& b) { return a.name < b.name; });
+  return out;
 }
 
 core::Result<std::string> S3ObjectStore::Presign(std::string_view key, PresignMethod method,

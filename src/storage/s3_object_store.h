@@ -15,6 +15,7 @@
 #include "http/retry.h"
 #include "storage/object_store.h"
 #include "storage/s3_config.h"
+#include "storage/s3_list_buckets.h"
 #include "storage/sigv4.h"
 
 namespace sdxl::storage {
@@ -59,6 +60,13 @@ class S3ObjectStore final : public ObjectStore {
   core::Status CreateBucket() override;
   core::Result<std::string> Presign(std::string_view key, PresignMethod method,
                                     std::chrono::seconds expires) override;
+
+  // Every bucket these credentials own (ListBuckets, all pages), sorted by name.
+  static core::Result<std::vector<BucketInfo>> ListBuckets(const S3Config& config,
+                                                           S3StoreOptions options = {});
+  // HeadBucket: true when the bucket exists and these credentials may use it, false when it does
+  // not exist; PermissionDenied when it exists but is not ours to use (another account's).
+  core::Result<bool> BucketExists();
 
   // The URL a request for `key` goes to (no query); for tests and messages.
   std::string ObjectUrl(std::string_view key) const;

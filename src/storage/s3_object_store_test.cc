@@ -149,7 +149,7 @@ void CheckReadResumesAfterReset(bool lend) {
   std::string got;
   std::size_t sink_bytes = 0;
   std::vector<char> window(100000);  // more than is left near the end of the range
-  ChunkBuffer buffer;
+  http::BodyBuffer buffer;
   buffer.space = [&] { return std::span<char>(window.data(), window.size()); };
   buffer.commit = [&](std::size_t n) {
     got.append(window.data(), n);
@@ -320,6 +320,101 @@ TEST(S3ObjectStore, MissingCredentialsFailAtOpen) {
   auto store = S3ObjectStore::Create(c, "b", "", {});
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), core::Code::kUnauthenticated);
+}
+
+// ---------------------------------------------------------------------- interop (issue 17)
+
+TEST(S3ObjectStore, HeadOfKeyInMissingBucketSaysBucket) {
+  FakeS3 fake;  // no handlers: HEAD /bkt/k and HEAD /bkt are both 404 without a body
+  auto store = Open(fake);
+  auto head = store->Head("k");
+  ASSERT_FALSE(head.ok());
+  EXPECT_EQ(head.status().code(), core::Code::kNotFound);
+  EXPECT_NE(head.status().message().find("bucket does not exist"), std::string::npos)
+      << head.status().message();
+
+  FakeS3 with_bucket;
+  with_bucket.server().Get("/bkt", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("<ListBucketResult/>", "application/xml");
+  });
+  auto store2 = Open(with_bucket);
+  auto missing_key = store2->Head("k");
+  ASSERT_FALSE(missing_key.ok());
+  EXPECT_NE(missing_key.status().message().find("no such object"), std::string::npos)
+      << missing_key.status().message();
+}
+
+TEST(S3ObjectStore, DeleteIsIdempotentForKeysButNotForBuckets) {
+  FakeS3 fake;
+  fake.server().Delete("/bkt/gone", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 404;
+    res.set_content("<Error><Code>NoSuchKey</Code></Error>", "application/xml");
+  });
+  fake.server().Delete("/bkt/k", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 404;
+    res.set_content(
+        "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not "
+        "exist</Message></Error>",
+        "application/xml");
+  });
+  auto store = Open(fake);
+  EXPECT_TRUE(store->Delete("gone").ok());
+  const core::Status st = store->Delete("k");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), core::Code::kNotFound);
+  EXPECT_NE(st.message().find("bucket does not exist"), std::string::npos) << st.message();
+}
+
+// moto answers <CompleteMultipartUploadResponse>: the upload succeeded and must be reported so.
+TEST(S3ObjectStore, CompleteAcceptsMotoStyleRoot) {
+  FakeS3 fake;
+  fake.server().Post("/bkt/k", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<CompleteMultipartUploadResponse "
+        "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Location>l</Location><Bucket>bkt"
+        "</Bucket><Key>k</Key><ETag>\"abc-1\"</ETag></CompleteMultipartUploadResponse>",
+        "application/xml");
+  });
+  auto store = Open(fake);
+  const std::vector<PartInfo> parts = {{1, "p1", 9}};
+  auto done = store->CompleteMultipartUpload("k", "U1", parts);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(*done, "abc-1");
+}
+
+// The first Complete did complete the upload but its answer was a 200 with InternalError; the
+// retry finds NoSuchUpload. The object is there with exactly the ETag these parts make: success.
+TEST(S3ObjectStore, CompleteRetryAfterLostSuccessChecksTheObject) {
+  FakeS3 fake;
+  std::atomic<int> completes{0};
+  const std::string part_etag = "28dc3bc3706f8fa2ee39cb3e1234f02f";  // md5("part-data")
+  const std::string final_etag = "5298e0c87f9c1de782b0feedae806642-1";
+  std::atomic<bool> object_etag_matches{true};
+  fake.server().Post("/bkt/k", [&](const httplib::Request&, httplib::Response& res) {
+    if (++completes == 1) {
+      res.set_content("<Error><Code>InternalError</Code></Error>", "application/xml");
+    } else {
+      res.status = 404;
+      res.set_content("<Error><Code>NoSuchUpload</Code></Error>", "application/xml");
+    }
+  });
+  fake.server().Get("/bkt/k", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_header("ETag", "\"" + (object_etag_matches ? final_etag : "other-1") + "\"");
+    res.set_content("part-data", "application/octet-stream");
+  });
+  auto store = Open(fake);
+  const std::vector<PartInfo> parts = {{1, part_etag, 9}};
+  auto done = store->CompleteMultipartUpload("k", "U1", parts);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(*done, final_etag);
+  EXPECT_EQ(completes.load(), 2);
+
+  // An object with another ETag (someone else's upload): the NoSuchUpload stands.
+  completes = 0;
+  object_etag_matches = false;
+  auto lost = store->CompleteMultipartUpload("k", "U1", parts);
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.status().service_code(), "NoSuchUpload");
 }
 
 }  // namespace

@@ -3,13 +3,22 @@
 #include <pugixml.hpp>
 
 #include <cstdlib>
-#include <sstream>
 
 #include "http/retry.h"
 #include "http/url.h"
+#include "storage/s3_xml_nodes.h"
 
 namespace sdxl::storage {
 namespace {
+
+using xml::Bool;
+using xml::Child;
+using xml::Children;
+using xml::ErrorElement;
+using xml::Root;
+using xml::Text;
+using xml::Trim;
+using xml::Uint;
 
 core::Status BadXml(std::string_view what, std::string_view body) {
   std::string snippet(body.substr(0, 120));
@@ -23,7 +32,33 @@ core::Status BadXml(std::string_view what, std::string_view body) {
 }
 
 bool Load(pugi::xml_document& doc, std::string_view body) {
+  // S3 may send white space before the document to keep a long CompleteMultipartUpload (or
+  // CopyObject) connection open; an XML declaration after it is still the document's.
+  body = xml::Trim(body);
   return doc.load_buffer(body.data(), body.size(), pugi::parse_default, pugi::encoding_utf8);
+}
+
+S3Error ErrorFrom(const pugi::xml_node& err) {
+  S3Error e;
+  e.code = std::string(Trim(Text(err, "Code")));
+  e.message = Text(err, "Message");
+  e.resource = Text(err, "Resource");
+  e.request_id = Text(err, "RequestId");
+  return e;
+}
+
+// A 2xx answer whose body is an <Error> document: CompleteMultipartUpload, CopyObject and
+// UploadPartCopy report failures this way, because the server sent "200 OK" before it knew.
+// Retryable when the code says the server may succeed next time (InternalError, SlowDown, ...),
+// like the AWS SDKs, which retry these as 500s; a code that cannot change (InvalidPart,
+// NoSuchUpload, AccessDenied, ...) fails at once.
+core::Status ErrorIn200(const pugi::xml_node& err, std::string_view operation) {
+  const S3Error e = ErrorFrom(err);
+  const bool retry = e.code.empty() || http::IsRetryableHttp(200, e.code) ||
+                     e.code == "ServiceUnavailable" || e.code == "SlowDown";
+  core::Status st = S3ErrorToStatus(retry ? 500 : 400, e,
+                                    std::string(operation) + " (200 OK with an error body)");
+  return core::Status(st.code(), st.message(), retry).WithHttp(200, e.code);
 }
 
 std::string Escape(std::string_view s) {
@@ -61,6 +96,8 @@ std::string Escape(std::string_view s) {
 }  // namespace
 
 std::string StripQuotes(std::string_view etag) {
+  etag = Trim(etag);
+  if (etag.starts_with("W/")) etag.remove_prefix(2);  // a weak ETag, as some proxies rewrite it
   if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
     etag = etag.substr(1, etag.size() - 2);
   }
@@ -71,16 +108,11 @@ std::string StripQuotes(std::string_view etag) {
 }
 
 S3Error ParseS3Error(std::string_view body) {
-  S3Error e;
   pugi::xml_document doc;
-  if (body.empty() || !Load(doc, body)) return e;
-  pugi::xml_node err = doc.child("Error");
-  if (!err) return e;
-  e.code = err.child_value("Code");
-  e.message = err.child_value("Message");
-  e.resource = err.child_value("Resource");
-  e.request_id = err.child_value("RequestId");
-  return e;
+  if (body.empty() || !Load(doc, body)) return {};
+  pugi::xml_node err = ErrorElement(doc);
+  if (!err) return {};
+  return ErrorFrom(err);
 }
 
 core::Status S3ErrorToStatus(int http_status, const S3Error& error, std::string_view what_view) {
@@ -113,6 +145,12 @@ core::Status S3ErrorToStatus(int http_status, const S3Error& error, std::string_
     st = core::Unauthenticated(what +
                                ": session token expired or invalid; refresh "
                                "AWS_SESSION_TOKEN");
+  } else if (code.empty() && http_status == 403) {
+    // A HEAD answer has no body to say why: bad credentials and a denying policy look alike.
+    st = core::PermissionDenied(what +
+                                ": access denied (HTTP 403 without details); check "
+                                "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the endpoint, and "
+                                "that the key's policy allows this bucket and action");
   } else if (code == "AccessDenied" || code == "AllAccessDisabled" || http_status == 403) {
     st = core::PermissionDenied(what + ": access denied (" + detail +
                                 "); check that the key's policy allows this bucket and action");
@@ -149,15 +187,16 @@ core::Status S3ErrorToStatus(int http_status, const S3Error& error, std::string_
 core::Result<ListPage> ParseListObjectsV2(std::string_view body) {
   pugi::xml_document doc;
   if (!Load(doc, body)) return BadXml("ListObjectsV2", body);
-  pugi::xml_node root = doc.child("ListBucketResult");
+  if (pugi::xml_node err = ErrorElement(doc)) return ErrorIn200(err, "ListObjectsV2");
+  pugi::xml_node root = Root(doc, {"ListBucketResult", "ListObjectsV2"});
   if (!root) return BadXml("ListObjectsV2", body);
   ListPage page;
-  const bool url_encoded = std::string_view(root.child_value("EncodingType")) == "url";
-  page.truncated = std::string_view(root.child_value("IsTruncated")) == "true";
-  page.next_continuation_token = root.child_value("NextContinuationToken");
-  for (pugi::xml_node c = root.child("Contents"); c; c = c.next_sibling("Contents")) {
+  const bool url_encoded = Trim(Text(root, "EncodingType")) == "url";
+  page.truncated = Bool(root, "IsTruncated");
+  page.next_continuation_token = std::string(Trim(Text(root, "NextContinuationToken")));
+  for (const pugi::xml_node& c : Children(root, "Contents")) {
     ObjectInfo info;
-    info.key = c.child_value("Key");
+    info.key = Text(c, "Key");
     if (url_encoded) {
       // Form-style encoding, as botocore decodes it (unquote_plus): '+' is a space.
       std::string plus_fixed = info.key;
@@ -166,12 +205,13 @@ core::Result<ListPage> ParseListObjectsV2(std::string_view body) {
       }
       SDXL_ASSIGN_OR_RETURN(info.key, http::UriDecode(plus_fixed));
     }
-    const char* size = c.child_value("Size");
-    char* end = nullptr;
-    info.size = std::strtoull(size, &end, 10);
-    if (end == size) return BadXml("ListObjectsV2 (Size)", body);
-    info.etag = StripQuotes(c.child_value("ETag"));
-    info.last_modified = c.child_value("LastModified");
+    if (info.key.empty()) return BadXml("ListObjectsV2 (Contents without Key)", body);
+    // Size is what every listing consumer needs (transfer planning, ls): required.
+    const auto size = Uint(c, "Size");
+    if (!size) return BadXml("ListObjectsV2 (Size)", body);
+    info.size = *size;
+    info.etag = StripQuotes(Text(c, "ETag"));                         // optional, quoted or not
+    info.last_modified = std::string(Trim(Text(c, "LastModified")));  // optional
     page.objects.push_back(std::move(info));
   }
   if (page.truncated && page.next_continuation_token.empty()) {
@@ -183,37 +223,54 @@ core::Result<ListPage> ParseListObjectsV2(std::string_view body) {
 core::Result<std::string> ParseInitiateMultipartUpload(std::string_view body) {
   pugi::xml_document doc;
   if (!Load(doc, body)) return BadXml("CreateMultipartUpload", body);
-  std::string id = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
+  if (pugi::xml_node err = ErrorElement(doc)) return ErrorIn200(err, "CreateMultipartUpload");
+  pugi::xml_node root = doc.document_element();  // any name: the UploadId is what matters
+  std::string id(Trim(Text(root, "UploadId")));
   if (id.empty()) return BadXml("CreateMultipartUpload", body);
   return id;
 }
 
 core::Result<std::string> ParseCompleteMultipartUpload(std::string_view body) {
+  // Empty or cut short: the server may have failed after "200 OK" (botocore retries this too).
+  if (Trim(body).empty()) {
+    return core::Unavailable("CompleteMultipartUpload: 200 OK with an empty body; retrying");
+  }
   pugi::xml_document doc;
   if (!Load(doc, body)) return BadXml("CompleteMultipartUpload", body);
-  if (doc.child("Error")) {
-    const S3Error e = ParseS3Error(body);
-    return S3ErrorToStatus(e.code == "InternalError" || e.code == "SlowDown" ? 500 : 400, e,
-                           "CompleteMultipartUpload (200 with an error body)");
-  }
-  pugi::xml_node r = doc.child("CompleteMultipartUploadResult");
+  if (pugi::xml_node err = ErrorElement(doc)) return ErrorIn200(err, "CompleteMultipartUpload");
+  pugi::xml_node r = Root(doc, {"CompleteMultipartUpload"});
   if (!r) return BadXml("CompleteMultipartUpload", body);
-  return StripQuotes(r.child_value("ETag"));
+  return StripQuotes(Text(r, "ETag"));  // "" when a server leaves the optional ETag out
+}
+
+core::Result<std::string> ParseCopyResult(std::string_view body, std::string_view operation) {
+  if (Trim(body).empty()) {
+    return core::Unavailable(std::string(operation) + ": 200 OK with an empty body; retrying");
+  }
+  pugi::xml_document doc;
+  if (!Load(doc, body)) return BadXml(operation, body);
+  if (pugi::xml_node err = ErrorElement(doc)) return ErrorIn200(err, operation);
+  pugi::xml_node r = Root(doc, {"CopyObjectResult", "CopyPartResult"});
+  if (!r) return BadXml(operation, body);
+  return StripQuotes(Text(r, "ETag"));
 }
 
 core::Result<PartsPage> ParseListParts(std::string_view body) {
   pugi::xml_document doc;
   if (!Load(doc, body)) return BadXml("ListParts", body);
-  pugi::xml_node r = doc.child("ListPartsResult");
+  if (pugi::xml_node err = ErrorElement(doc)) return ErrorIn200(err, "ListParts");
+  pugi::xml_node r = Root(doc, {"ListParts"});
   if (!r) return BadXml("ListParts", body);
   PartsPage page;
-  page.truncated = std::string_view(r.child_value("IsTruncated")) == "true";
-  page.next_part_number_marker = r.child_value("NextPartNumberMarker");
-  for (pugi::xml_node p = r.child("Part"); p; p = p.next_sibling("Part")) {
+  page.truncated = Bool(r, "IsTruncated");
+  page.next_part_number_marker = std::string(Trim(Text(r, "NextPartNumberMarker")));
+  for (const pugi::xml_node& p : Children(r, "Part")) {
+    const auto number = Uint(p, "PartNumber");
+    if (!number || *number < 1 || *number > 10000) return BadXml("ListParts (PartNumber)", body);
     PartInfo part;
-    part.number = std::atoi(p.child_value("PartNumber"));
-    part.etag = StripQuotes(p.child_value("ETag"));
-    part.size = std::strtoull(p.child_value("Size"), nullptr, 10);
+    part.number = static_cast<int>(*number);
+    part.etag = StripQuotes(Text(p, "ETag"));
+    part.size = Uint(p, "Size").value_or(0);
     page.parts.push_back(std::move(part));
   }
   return page;
@@ -222,12 +279,16 @@ core::Result<PartsPage> ParseListParts(std::string_view body) {
 core::Result<std::vector<std::string>> ParseDeleteResult(std::string_view body) {
   pugi::xml_document doc;
   if (!Load(doc, body)) return BadXml("DeleteObjects", body);
-  pugi::xml_node r = doc.child("DeleteResult");
-  if (!r) return BadXml("DeleteObjects", body);
+  pugi::xml_node r = Root(doc, {"DeleteResult", "DeleteObjects"});
+  if (!r) {
+    if (pugi::xml_node err = ErrorElement(doc)) return ErrorIn200(err, "DeleteObjects");
+    return BadXml("DeleteObjects", body);
+  }
   std::vector<std::string> failed;
-  for (pugi::xml_node e = r.child("Error"); e; e = e.next_sibling("Error")) {
-    failed.push_back(std::string(e.child_value("Key")) + ": " + e.child_value("Code") + " " +
-                     e.child_value("Message"));
+  for (const pugi::xml_node& e : Children(r, "Error")) {
+    const std::string code(Trim(Text(e, "Code")));
+    if (code == "NoSuchKey") continue;  // already gone: what a delete wants
+    failed.push_back(Text(e, "Key") + ": " + code + " " + Text(e, "Message"));
   }
   return failed;
 }

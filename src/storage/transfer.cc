@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/fd_io.h"
 #include "storage/local_object_store.h"
 #include "storage/range_file.h"
 
@@ -147,7 +148,7 @@ struct DownloadItem {
 
 struct DownloadTask {
   std::size_t item;
-  ByteRange range;
+  core::ByteRange range;
 };
 
 core::Status OpenTemp(DownloadItem& item, bool direct_io) {
@@ -202,7 +203,7 @@ core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectIn
       static_cast<std::size_t>(std::max(options.concurrency, 1)));
   RunWorkers(tasks.size(), options.concurrency, run, [&](std::size_t worker, std::size_t t) {
     DownloadItem& item = *items[tasks[t].item];
-    const ByteRange range = tasks[t].range;
+    const core::ByteRange range = tasks[t].range;
     {
       std::lock_guard<std::mutex> lock(item.mu);
       if (!item.opened) {
@@ -240,7 +241,7 @@ core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectIn
       return true;
     };
     // The same, without a copy: the store may receive straight into the staging buffer.
-    ChunkBuffer buffer;
+    http::BodyBuffer buffer;
     buffer.space = [&writer] { return writer.Space(); };
     buffer.commit = [&](std::size_t n) {
       if (run.user_cancelled()) return false;
@@ -331,15 +332,10 @@ struct UploadTask {
 
 core::Status ReadExactly(int fd, char* out, std::uint64_t offset, std::uint64_t length,
                          const fs::path& path) {
-  std::uint64_t done = 0;
-  while (done < length) {
-    const ssize_t n = ::pread(fd, out + done, length - done, static_cast<off_t>(offset + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return core::ErrnoStatus("cannot read " + path.string(), errno);
-    }
-    if (n == 0) return core::DataLoss(path.string() + " shrank while it was uploaded; run again");
-    done += static_cast<std::uint64_t>(n);
+  const core::IoResult r = core::PreadFull(fd, out, static_cast<std::size_t>(length), offset);
+  if (!r.ok()) return core::ErrnoStatus("cannot read " + path.string(), r.error);
+  if (r.done < length) {
+    return core::DataLoss(path.string() + " shrank while it was uploaded; run again");
   }
   return core::Status::Ok();
 }
@@ -464,8 +460,8 @@ std::string JoinKey(std::string_view prefix, std::string_view rel) {
 
 }  // namespace
 
-std::vector<ByteRange> PlanRanges(std::uint64_t size, std::uint64_t part_size) {
-  std::vector<ByteRange> out;
+std::vector<core::ByteRange> PlanRanges(std::uint64_t size, std::uint64_t part_size) {
+  std::vector<core::ByteRange> out;
   if (size == 0) {
     out.push_back({0, 0});
     return out;

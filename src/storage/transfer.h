@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/byte_range.h"
 #include "core/status.h"
 #include "storage/object_store.h"
 
@@ -99,11 +100,7 @@ core::Result<TransferStats> UploadDirectory(ObjectStore& store,
                                             const TransferOptions& options);
 
 // Splits [0, size) into ranges of part_size (the last one shorter). Exposed for tests.
-struct ByteRange {
-  std::uint64_t offset = 0;
-  std::uint64_t length = 0;
-};
-std::vector<ByteRange> PlanRanges(std::uint64_t size, std::uint64_t part_size);
+std::vector<core::ByteRange> PlanRanges(std::uint64_t size, std::uint64_t part_size);
 // Part size for a multipart upload of `size` bytes: at least `preferred` and 5 MiB, and large
 // enough that the upload needs at most 10000 parts.
 std::uint64_t ChoosePartSize(std::uint64_t size, std::uint64_t preferred);

@@ -7,8 +7,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <random>
 
+#include "core/fd_io.h"
+#include "core/file_util.h"
 #include "core/hash.h"
 #include "core/unique_fd.h"
 
@@ -26,49 +27,15 @@ Status OpenError(const std::filesystem::path& path, int err) {
 }
 
 Status ReadExact(int fd, std::byte* dst, size_t size, const std::filesystem::path& path) {
-  while (size > 0) {
-    ssize_t n = ::read(fd, dst, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return core::DataLoss("read error in " + path.string() + ": " + std::strerror(errno));
-    }
-    if (n == 0) return core::DataLoss(path.string() + " shrank while it was being read");
-    dst += n;
-    size -= static_cast<size_t>(n);
-  }
+  const core::IoResult r = core::ReadFull(fd, dst, size);
+  if (!r.ok())
+    return core::DataLoss("read error in " + path.string() + ": " + std::strerror(r.error));
+  if (r.done < size) return core::DataLoss(path.string() + " shrank while it was being read");
   return Status::Ok();
 }
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-Status WriteFileAtomically(const std::filesystem::path& path, std::string_view content) {
-  std::random_device rd;
-  std::filesystem::path tmp = path;
-  tmp += ".tmp-" + core::Hex64((static_cast<std::uint64_t>(rd()) << 32) ^ rd()).substr(0, 12);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return OpenError(tmp, errno);
-  const char* p = content.data();
-  size_t left = content.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return core::Internal("cannot write " + tmp.string() + ": " + std::strerror(err));
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return core::Internal("cannot save " + path.string() + ": " + std::strerror(err));
-  }
-  return Status::Ok();
 }
 
 }  // namespace
@@ -94,10 +61,10 @@ std::uint64_t NumChunks(std::uint64_t size, std::uint64_t chunk_size) {
   return size / chunk_size + (size % chunk_size != 0 ? 1 : 0);
 }
 
-ByteRange FileEntry::ChunkRange(std::uint64_t index) const {
-  ByteRange r;
-  r.begin = index * chunk_size;
-  r.end = std::min(size, r.begin + chunk_size);
+core::ByteRange FileEntry::ChunkRange(std::uint64_t index) const {
+  core::ByteRange r;
+  r.offset = index * chunk_size;
+  r.length = std::min(size, r.offset + chunk_size) - r.offset;
   return r;
 }
 
@@ -221,7 +188,7 @@ Result<std::vector<FileEntry>> BuildFileEntries(const std::filesystem::path& roo
 }
 
 Status WriteManifestFile(const Manifest& manifest, const std::filesystem::path& path) {
-  return WriteFileAtomically(path, ManifestToJson(manifest));
+  return core::WriteFileAtomically(path, ManifestToJson(manifest));
 }
 
 Status VerifyChunk(const FileEntry& entry, std::uint64_t index, std::span<const std::byte> bytes) {
@@ -230,18 +197,18 @@ Status VerifyChunk(const FileEntry& entry, std::uint64_t index, std::span<const 
                                  " does not exist (" + std::to_string(entry.num_chunks()) +
                                  " chunks)");
   }
-  const ByteRange r = entry.ChunkRange(index);
-  if (bytes.size() != r.size()) {
+  const core::ByteRange r = entry.ChunkRange(index);
+  if (bytes.size() != r.length) {
     return Status(core::Code::kDataLoss,
                   "chunk " + std::to_string(index) + " of " + entry.path + " has " +
-                      std::to_string(bytes.size()) + " bytes, expected " + std::to_string(r.size()),
+                      std::to_string(bytes.size()) + " bytes, expected " + std::to_string(r.length),
                   /*retryable=*/true);
   }
   const std::uint64_t got = core::Xxh3_64Of(bytes);
   if (got != entry.chunk_xxh3[index]) {
     return Status(core::Code::kDataLoss,
                   "chunk " + std::to_string(index) + " of " + entry.path + " (bytes " +
-                      std::to_string(r.begin) + "-" + std::to_string(r.end - 1) +
+                      std::to_string(r.offset) + "-" + std::to_string(r.end() - 1) +
                       ") is corrupt: XXH3 " + core::Hex64(got) + ", manifest says " +
                       core::Hex64(entry.chunk_xxh3[index]),
                   /*retryable=*/true);
@@ -262,8 +229,8 @@ Status VerifyFile(const FileEntry& entry, const std::filesystem::path& local_fil
   core::Sha256 sha;
   std::vector<std::byte> buf;
   for (std::uint64_t i = 0; i < entry.num_chunks(); ++i) {
-    const ByteRange r = entry.ChunkRange(i);
-    buf.resize(static_cast<size_t>(r.size()));
+    const core::ByteRange r = entry.ChunkRange(i);
+    buf.resize(static_cast<size_t>(r.length));
     SDXL_RETURN_IF_ERROR(ReadExact(fd.get(), buf.data(), buf.size(), local_file));
     Status s = VerifyChunk(entry, i, buf);
     if (!s.ok()) return core::DataLoss(s.message() + " in " + local_file.string());

@@ -32,6 +32,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/byte_range.h"
 #include "core/status.h"
 #include "weights/safetensors.h"
 
@@ -40,12 +41,6 @@ namespace sdxl::weights {
 inline constexpr int kManifestFormatVersion = 1;
 inline constexpr std::string_view kManifestFileName = "sdxl-tigris-manifest.json";
 inline constexpr std::uint64_t kDefaultManifestChunkSize = 8ull << 20;  // 8 MiB
-
-struct ByteRange {
-  std::uint64_t begin = 0;
-  std::uint64_t end = 0;  // exclusive
-  std::uint64_t size() const { return end - begin; }
-};
 
 struct FileEntry {
   std::string path;  // relative, '/'-separated, no "." / ".." components
@@ -58,7 +53,7 @@ struct FileEntry {
 
   std::uint64_t num_chunks() const { return chunk_xxh3.size(); }
   // Byte range of chunk `index` (must be < num_chunks()).
-  ByteRange ChunkRange(std::uint64_t index) const;
+  core::ByteRange ChunkRange(std::uint64_t index) const;
 };
 
 struct Manifest {

@@ -1,10 +1,7 @@
 // Manifest JSON: canonical serialization and strict parsing (see manifest.h).
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
+#include "core/file_util.h"
 #include "core/hash.h"
 #include "weights/manifest.h"
 #include "weights/strict_json.h"
@@ -225,15 +222,9 @@ Result<Manifest> ParseManifest(std::string_view text) {
 }
 
 Result<Manifest> ReadManifestFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    int err = errno;
-    return Status(err == ENOENT ? core::Code::kNotFound : core::Code::kPermissionDenied,
-                  "cannot open " + path.string() + ": " + std::strerror(err));
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  auto m = ParseManifest(ss.str());
+  // "cannot open PATH: <reason>" (NotFound when it does not exist), as before.
+  SDXL_ASSIGN_OR_RETURN(std::string text, core::ReadFile(path));
+  auto m = ParseManifest(text);
   if (!m.ok()) return m.status().Annotate(path.string());
   return m;
 }

@@ -46,10 +46,10 @@ TEST(Manifest, ChunkHashesAtBoundaries) {
     ASSERT_EQ(e->num_chunks(), NumChunks(size, chunk)) << size;
     EXPECT_FALSE(e->safetensors.has_value());
     for (std::uint64_t i = 0; i < e->num_chunks(); ++i) {
-      ByteRange r = e->ChunkRange(i);
-      EXPECT_EQ(r.begin, i * chunk);
-      EXPECT_EQ(r.end, std::min(size, (i + 1) * chunk));
-      std::string piece = data.substr(r.begin, r.size());
+      core::ByteRange r = e->ChunkRange(i);
+      EXPECT_EQ(r.offset, i * chunk);
+      EXPECT_EQ(r.end(), std::min(size, (i + 1) * chunk));
+      std::string piece = data.substr(r.offset, r.length);
       EXPECT_EQ(e->chunk_xxh3[i], core::Xxh3_64Of(piece));
       EXPECT_TRUE(VerifyChunk(*e, i, Bytes(piece)).ok());
     }

@@ -14,11 +14,12 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "core/file_util.h"
 #include "core/hash.h"
 #include "weights/convert.h"
 #include "weights/manifest.h"
@@ -42,14 +43,6 @@ int Usage() {
                "convert-raw FROM TO IN OUT | convert IN OUT DTYPE | manifest DIR [CHUNK_SIZE] | "
                "verify MANIFEST DIR\n");
   return 2;
-}
-
-Result<std::string> ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return sdxl::core::NotFound("cannot open " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 Result<DType> DTypeArg(const std::string& name) {
@@ -80,7 +73,7 @@ int Inspect(const std::string& path) {
 }
 
 int Write(const std::string& spec_path, const std::string& out_path) {
-  auto text = ReadAll(spec_path);
+  auto text = sdxl::core::ReadFile(spec_path);
   if (!text.ok()) return Fail(text.status());
   json spec = json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (!spec.is_object() || !spec.contains("tensors")) {
@@ -124,7 +117,7 @@ int ConvertRaw(const std::string& from, const std::string& to, const std::string
   auto t = DTypeArg(to);
   if (!f.ok()) return Fail(f.status());
   if (!t.ok()) return Fail(t.status());
-  auto in = ReadAll(in_path);
+  auto in = sdxl::core::ReadFile(in_path, std::numeric_limits<std::uint64_t>::max());
   if (!in.ok()) return Fail(in.status());
   const size_t in_bits = static_cast<size_t>(DTypeBits(*f)),
                out_bits = static_cast<size_t>(DTypeBits(*t));
