@@ -56,18 +56,28 @@ void ThreadPool::Run() {
   }
 }
 
-void ParallelFor(std::size_t n, std::size_t threads, const std::function<void(std::size_t)>& fn) {
+void ParallelForWorkers(std::size_t n, std::size_t threads,
+                        const std::function<void(std::size_t worker, std::size_t i)>& fn,
+                        const std::function<bool()>& stop) {
   if (n == 0) return;
   threads = std::clamp<std::size_t>(threads, 1, n);
   std::atomic<std::size_t> next{0};
-  auto worker = [&] {
-    for (std::size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) fn(i);
+  auto worker = [&](std::size_t w) {
+    while (!(stop && stop())) {
+      const std::size_t i = next.fetch_add(1);
+      if (i >= n) return;
+      fn(w, i);
+    }
   };
   std::vector<std::thread> pool;
   pool.reserve(threads - 1);
-  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker, t);
+  worker(0);
   for (auto& t : pool) t.join();
+}
+
+void ParallelFor(std::size_t n, std::size_t threads, const std::function<void(std::size_t)>& fn) {
+  ParallelForWorkers(n, threads, [&](std::size_t, std::size_t i) { fn(i); });
 }
 
 Status ParallelForUntilError(std::size_t n, std::size_t threads,

@@ -49,6 +49,14 @@ class ThreadPool {
 // taking the next index until none is left. Returns when all calls have finished.
 void ParallelFor(std::size_t n, std::size_t threads, const std::function<void(std::size_t)>& fn);
 
+// The general form: fn(worker, i), where worker in [0, min(threads, n)) names the thread that runs
+// the call (for per-worker state such as buffers; worker 0 is the caller's thread), and `stop`,
+// when given, is asked before each index is taken: once it returns true no new index starts (the
+// calls already running finish). Returns when every started call has finished.
+void ParallelForWorkers(std::size_t n, std::size_t threads,
+                        const std::function<void(std::size_t worker, std::size_t i)>& fn,
+                        const std::function<bool()>& stop = {});
+
 // The same for work that can fail (fn returns Status): once a call fails, the indices not started
 // yet are skipped (early stop); the calls already running finish. Returns the first error (in
 // time), or OK when every call succeeded.

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <set>
 #include <thread>
 #include <vector>
@@ -80,6 +81,38 @@ TEST(ParallelFor, StatusVersionStopsEarlyAndReturnsTheFirstError) {
   });
   EXPECT_EQ(one.message(), "five");
   EXPECT_EQ(seen, (std::vector<std::size_t>{0, 1, 2, 3, 4, 5}));
+}
+
+TEST(ParallelForWorkers, WorkerIndicesNameDistinctThreadsAndEveryIndexRunsOnce) {
+  constexpr std::size_t kN = 64;
+  std::vector<std::atomic<int>> hits(kN);
+  std::mutex mu;
+  std::map<std::size_t, std::thread::id> thread_of;  // worker -> the one thread that used it
+  bool consistent = true;
+  ParallelForWorkers(kN, 3, [&](std::size_t worker, std::size_t i) {
+    ++hits[i];
+    std::lock_guard<std::mutex> lock(mu);
+    auto [it, fresh] = thread_of.try_emplace(worker, std::this_thread::get_id());
+    if (!fresh && it->second != std::this_thread::get_id()) consistent = false;
+    EXPECT_LT(worker, 3u);
+  });
+  for (const auto& h : hits) EXPECT_EQ(h.load(), 1);
+  EXPECT_TRUE(consistent) << "a worker index was used by two threads";
+  // Never more workers than indices.
+  ParallelForWorkers(2, 8, [&](std::size_t worker, std::size_t) { EXPECT_LT(worker, 2u); });
+}
+
+TEST(ParallelForWorkers, StopPreventsNewIndices) {
+  std::atomic<bool> stop{false};
+  std::vector<std::size_t> seen;
+  ParallelForWorkers(
+      10, 1,
+      [&](std::size_t, std::size_t i) {
+        seen.push_back(i);
+        if (i == 3) stop = true;
+      },
+      [&] { return stop.load(); });
+  EXPECT_EQ(seen, (std::vector<std::size_t>{0, 1, 2, 3}));
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/fd_io.h"
+#include "core/thread_pool.h"
 #include "storage/local_object_store.h"
 #include "storage/range_file.h"
 
@@ -84,24 +85,6 @@ class Run {
   bool done_ = false;
   std::thread watcher_;
 };
-
-// Runs `body(worker, index)` for index in [0, n) on `threads` owned threads.
-template <typename Body>
-void RunWorkers(std::size_t n, int threads, Run& run, Body body) {
-  const std::size_t count = std::clamp<std::size_t>(static_cast<std::size_t>(std::max(threads, 1)),
-                                                    1, std::max<std::size_t>(n, 1));
-  std::atomic<std::size_t> next{0};
-  std::vector<std::thread> pool;
-  pool.reserve(count);
-  for (std::size_t w = 0; w < count; ++w) {
-    pool.emplace_back([&, w] {
-      for (std::size_t i = next.fetch_add(1); i < n && !run.stopped(); i = next.fetch_add(1)) {
-        body(w, i);
-      }
-    });
-  }
-  for (auto& t : pool) t.join();
-}
 
 TransferStats Stats(std::uint64_t bytes, std::size_t objects,
                     std::chrono::steady_clock::time_point start) {
@@ -201,102 +184,107 @@ core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectIn
   Run run(options);
   std::vector<std::unique_ptr<RangeWriter>> writers(
       static_cast<std::size_t>(std::max(options.concurrency, 1)));
-  RunWorkers(tasks.size(), options.concurrency, run, [&](std::size_t worker, std::size_t t) {
-    DownloadItem& item = *items[tasks[t].item];
-    const core::ByteRange range = tasks[t].range;
-    {
-      std::lock_guard<std::mutex> lock(item.mu);
-      if (!item.opened) {
-        core::Status st = OpenTemp(item, options.direct_io);
-        if (!st.ok()) {
-          item.failed = true;
-          return run.Fail(st);
+  const auto stopped = [&run] { return run.stopped(); };
+  const auto concurrency = static_cast<std::size_t>(std::max(options.concurrency, 1));
+  core::ParallelForWorkers(
+      tasks.size(), concurrency,
+      [&](std::size_t worker, std::size_t t) {
+        DownloadItem& item = *items[tasks[t].item];
+        const core::ByteRange range = tasks[t].range;
+        {
+          std::lock_guard<std::mutex> lock(item.mu);
+          if (!item.opened) {
+            core::Status st = OpenTemp(item, options.direct_io);
+            if (!st.ok()) {
+              item.failed = true;
+              return run.Fail(st);
+            }
+          }
+          if (item.failed || item.file == nullptr) return;  // the item already failed
         }
-      }
-      if (item.failed || item.file == nullptr) return;  // the item already failed
-    }
-    if (!writers[worker]) writers[worker] = std::make_unique<RangeWriter>();
-    RangeWriter& writer = *writers[worker];
-    writer.Begin(*item.file, range.offset);
-    core::Status write_error;
-    // Progress is reported in batches: one shared atomic per network read from 16 threads
-    // showed up as 8% of the client's CPU (cache-line ping-pong).
-    std::uint64_t unreported = 0;
-    ChunkSink sink = [&](std::string_view chunk) {
-      if (run.user_cancelled()) return false;
-      if (options.on_data) {
-        write_error =
-            options.on_data(item.info, writer.position(),
-                            std::span<const std::byte>(
-                                reinterpret_cast<const std::byte*>(chunk.data()), chunk.size()));
-        if (!write_error.ok()) return false;
-      }
-      write_error = writer.Write(chunk);
-      if (!write_error.ok()) return false;
-      unreported += chunk.size();
-      if (unreported >= kProgressBatch) {
-        run.Progress(unreported);
-        unreported = 0;
-      }
-      return true;
-    };
-    // The same, without a copy: the store may receive straight into the staging buffer.
-    http::BodyBuffer buffer;
-    buffer.space = [&writer] { return writer.Space(); };
-    buffer.commit = [&](std::size_t n) {
-      if (run.user_cancelled()) return false;
-      if (options.on_data) {
-        const std::span<char> received = writer.Space();
-        write_error = options.on_data(
-            item.info, writer.position(),
-            std::span<const std::byte>(reinterpret_cast<const std::byte*>(received.data()), n));
-        if (!write_error.ok()) return false;
-      }
-      write_error = writer.Commit(n);
-      if (!write_error.ok()) return false;
-      unreported += n;
-      if (unreported >= kProgressBatch) {
-        run.Progress(unreported);
-        unreported = 0;
-      }
-      return true;
-    };
-    ReadOptions ro;
-    ro.buffer = &buffer;
-    ro.if_match = item.info.etag;
-    ro.cancel = run.stop_flag();
-    ro.max_attempts = options.max_attempts;
-    core::Status st = range.length == 0
-                          ? core::Status::Ok()
-                          : store.GetRange(item.info.key, range.offset, range.length, sink, ro);
-    const bool complete =
-        st.ok() && write_error.ok() && writer.position() == range.offset + range.length;
-    if (unreported != 0) run.Progress(unreported);
-    core::Status end = writer.End(complete);
-    if (!write_error.ok()) return run.Fail(write_error);
-    if (!st.ok()) return run.Fail(st);
-    if (!end.ok()) return run.Fail(end);
-    if (!complete) {
-      return run.Fail(core::DataLoss(store.DescribeKey(item.info.key) + ": range at " +
-                                     std::to_string(range.offset) + " came back short"));
-    }
-    bool finished = false;
-    {
-      std::lock_guard<std::mutex> lock(item.mu);
-      if (--item.remaining == 0) {
-        core::Status fst = FinishItem(item);
-        if (!fst.ok()) {
-          item.failed = true;
-          return run.Fail(fst);
+        if (!writers[worker]) writers[worker] = std::make_unique<RangeWriter>();
+        RangeWriter& writer = *writers[worker];
+        writer.Begin(*item.file, range.offset);
+        core::Status write_error;
+        // Progress is reported in batches: one shared atomic per network read from 16 threads
+        // showed up as 8% of the client's CPU (cache-line ping-pong).
+        std::uint64_t unreported = 0;
+        ChunkSink sink = [&](std::string_view chunk) {
+          if (run.user_cancelled()) return false;
+          if (options.on_data) {
+            write_error = options.on_data(
+                item.info, writer.position(),
+                std::span<const std::byte>(reinterpret_cast<const std::byte*>(chunk.data()),
+                                           chunk.size()));
+            if (!write_error.ok()) return false;
+          }
+          write_error = writer.Write(chunk);
+          if (!write_error.ok()) return false;
+          unreported += chunk.size();
+          if (unreported >= kProgressBatch) {
+            run.Progress(unreported);
+            unreported = 0;
+          }
+          return true;
+        };
+        // The same, without a copy: the store may receive straight into the staging buffer.
+        http::BodyBuffer buffer;
+        buffer.space = [&writer] { return writer.Space(); };
+        buffer.commit = [&](std::size_t n) {
+          if (run.user_cancelled()) return false;
+          if (options.on_data) {
+            const std::span<char> received = writer.Space();
+            write_error = options.on_data(
+                item.info, writer.position(),
+                std::span<const std::byte>(reinterpret_cast<const std::byte*>(received.data()), n));
+            if (!write_error.ok()) return false;
+          }
+          write_error = writer.Commit(n);
+          if (!write_error.ok()) return false;
+          unreported += n;
+          if (unreported >= kProgressBatch) {
+            run.Progress(unreported);
+            unreported = 0;
+          }
+          return true;
+        };
+        ReadOptions ro;
+        ro.buffer = &buffer;
+        ro.if_match = item.info.etag;
+        ro.cancel = run.stop_flag();
+        ro.max_attempts = options.max_attempts;
+        core::Status st = range.length == 0
+                              ? core::Status::Ok()
+                              : store.GetRange(item.info.key, range.offset, range.length, sink, ro);
+        const bool complete =
+            st.ok() && write_error.ok() && writer.position() == range.offset + range.length;
+        if (unreported != 0) run.Progress(unreported);
+        core::Status end = writer.End(complete);
+        if (!write_error.ok()) return run.Fail(write_error);
+        if (!st.ok()) return run.Fail(st);
+        if (!end.ok()) return run.Fail(end);
+        if (!complete) {
+          return run.Fail(core::DataLoss(store.DescribeKey(item.info.key) + ": range at " +
+                                         std::to_string(range.offset) + " came back short"));
         }
-        finished = true;
-      }
-    }
-    if (finished && options.on_downloaded) {
-      core::Status cst = options.on_downloaded(item.info, item.dest);
-      if (!cst.ok()) run.Fail(cst);
-    }
-  });
+        bool finished = false;
+        {
+          std::lock_guard<std::mutex> lock(item.mu);
+          if (--item.remaining == 0) {
+            core::Status fst = FinishItem(item);
+            if (!fst.ok()) {
+              item.failed = true;
+              return run.Fail(fst);
+            }
+            finished = true;
+          }
+        }
+        if (finished && options.on_downloaded) {
+          core::Status cst = options.on_downloaded(item.info, item.dest);
+          if (!cst.ok()) run.Fail(cst);
+        }
+      },
+      stopped);
 
   // Whatever did not finish leaves no trace: close and delete its temporary file.
   for (auto& item : items) {
@@ -389,57 +377,62 @@ core::Result<TransferStats> RunUpload(ObjectStore& store, std::vector<fs::path> 
   Run run(options);
   const int workers = std::max(options.concurrency, 1);
   std::vector<std::vector<char>> buffers(static_cast<std::size_t>(workers));
-  RunWorkers(tasks.size(), workers, run, [&](std::size_t w, std::size_t t) {
-    UploadItem& item = *items[tasks[t].item];
-    const std::size_t p = tasks[t].part;
-    const std::uint64_t offset = p * item.part_size;
-    const std::uint64_t length = std::min(item.part_size, item.size - offset);
-    if (item.multipart) {
-      std::lock_guard<std::mutex> lock(item.mu);
-      if (item.create_failed) return;
-      if (item.upload_id.empty()) {
-        auto id = store.CreateMultipartUpload(item.key);
-        if (!id.ok()) {
-          item.create_failed = true;
-          return run.Fail(id.status());
+  const auto stopped = [&run] { return run.stopped(); };
+  core::ParallelForWorkers(
+      tasks.size(), static_cast<std::size_t>(workers),
+      [&](std::size_t w, std::size_t t) {
+        UploadItem& item = *items[tasks[t].item];
+        const std::size_t p = tasks[t].part;
+        const std::uint64_t offset = p * item.part_size;
+        const std::uint64_t length = std::min(item.part_size, item.size - offset);
+        if (item.multipart) {
+          std::lock_guard<std::mutex> lock(item.mu);
+          if (item.create_failed) return;
+          if (item.upload_id.empty()) {
+            auto id = store.CreateMultipartUpload(item.key);
+            if (!id.ok()) {
+              item.create_failed = true;
+              return run.Fail(id.status());
+            }
+            item.upload_id = *id;
+          }
         }
-        item.upload_id = *id;
-      }
-    }
-    std::vector<char>& buf = buffers[w];
-    if (buf.size() < length) buf.resize(length);
-    {
-      const int fd = ::open(item.source.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) return run.Fail(core::ErrnoStatus("cannot open " + item.source.string(), errno));
-      core::Status st = ReadExactly(fd, buf.data(), offset, length, item.source);
-      ::close(fd);
-      if (!st.ok()) return run.Fail(st);
-    }
-    const std::string_view data(buf.data(), length);
-    if (!item.multipart) {
-      core::Status changed = CheckUnchanged(item);
-      if (!changed.ok()) return run.Fail(changed);
-      auto etag = store.Put(item.key, data);
-      if (!etag.ok()) return run.Fail(etag.status());
-      run.Progress(length);
-      std::lock_guard<std::mutex> lock(item.mu);
-      item.done = true;
-      return;
-    }
-    auto etag = store.UploadPart(item.key, item.upload_id, static_cast<int>(p + 1), data);
-    if (!etag.ok()) return run.Fail(etag.status());
-    run.Progress(length);
-    std::lock_guard<std::mutex> lock(item.mu);
-    item.parts[p] = PartInfo{static_cast<int>(p + 1), *etag, length};
-    if (--item.remaining == 0) {
-      core::Status changed = CheckUnchanged(item);
-      if (!changed.ok()) return run.Fail(changed);
-      if (run.stopped()) return;
-      auto done = store.CompleteMultipartUpload(item.key, item.upload_id, item.parts);
-      if (!done.ok()) return run.Fail(done.status());
-      item.done = true;
-    }
-  });
+        std::vector<char>& buf = buffers[w];
+        if (buf.size() < length) buf.resize(length);
+        {
+          const int fd = ::open(item.source.c_str(), O_RDONLY | O_CLOEXEC);
+          if (fd < 0)
+            return run.Fail(core::ErrnoStatus("cannot open " + item.source.string(), errno));
+          core::Status st = ReadExactly(fd, buf.data(), offset, length, item.source);
+          ::close(fd);
+          if (!st.ok()) return run.Fail(st);
+        }
+        const std::string_view data(buf.data(), length);
+        if (!item.multipart) {
+          core::Status changed = CheckUnchanged(item);
+          if (!changed.ok()) return run.Fail(changed);
+          auto etag = store.Put(item.key, data);
+          if (!etag.ok()) return run.Fail(etag.status());
+          run.Progress(length);
+          std::lock_guard<std::mutex> lock(item.mu);
+          item.done = true;
+          return;
+        }
+        auto etag = store.UploadPart(item.key, item.upload_id, static_cast<int>(p + 1), data);
+        if (!etag.ok()) return run.Fail(etag.status());
+        run.Progress(length);
+        std::lock_guard<std::mutex> lock(item.mu);
+        item.parts[p] = PartInfo{static_cast<int>(p + 1), *etag, length};
+        if (--item.remaining == 0) {
+          core::Status changed = CheckUnchanged(item);
+          if (!changed.ok()) return run.Fail(changed);
+          if (run.stopped()) return;
+          auto done = store.CompleteMultipartUpload(item.key, item.upload_id, item.parts);
+          if (!done.ok()) return run.Fail(done.status());
+          item.done = true;
+        }
+      },
+      stopped);
 
   // Open multipart uploads that did not complete are aborted (they would cost storage forever).
   for (auto& item : items) {
