@@ -60,6 +60,29 @@ clean:
 bench-prepare: build
 	$(PYTHON) bench/prepare/run.py --binary $(BUILD)/sdxl-tigris
 
+# Sanitizer builds (tools/run-sanitizers.sh, docs/testing.md "Sanitizers"): ASan+UBSan of every
+# torch-free target with its unit tests and the integration tests that drive the binary, then TSan
+# of the transfer engine, loader and server. `make sanitize SANITIZERS=tsan` for one.
+.PHONY: sanitize kill-test
+SANITIZERS ?= asan tsan
+sanitize:
+	bash tools/run-sanitizers.sh $(SANITIZERS)
+
+# The SIGKILL tests with many more seeded kill points than `make test` runs (5 per writer).
+KILL_POINTS ?= 40
+kill-test: build
+	SDXL_KILL_POINTS=$(KILL_POINTS) SDXL_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs \
+	  tests/storage/test_kill_points.py tests/serve/test_serve_kill.py \
+	  tests/loader/test_pull.py::test_sigkill_pull_at_random_points \
+	  tests/prepare/test_prepare_model.py::test_sigkill_at_random_points_then_rerun
+
+# The chaos soak (tests/serve/test_chaos_soak.py) for SOAK_SECONDS instead of `make test`'s 25 s.
+.PHONY: soak
+SOAK_SECONDS ?= 300
+soak: build
+	SDXL_SOAK_SECONDS=$(SOAK_SECONDS) SDXL_BUILD_DIR=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -rs -s \
+	  tests/serve/test_chaos_soak.py
+
 # libFuzzer targets (fuzz/, docs/testing.md "Fuzzing"), each for FUZZ_SECONDS (CI runs 15 s each):
 # `make fuzz`, or `make fuzz FUZZ_TARGETS=url_fuzz FUZZ_SECONDS=3600`. Needs clang.
 .PHONY: fuzz

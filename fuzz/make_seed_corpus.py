@@ -141,6 +141,11 @@ def s3_xml_seeds() -> dict[str, bytes]:
                       '</ListPartsResult>',
         "delete_result": f'<DeleteResult{S3NS}><Deleted><Key>a</Key></Deleted><Error><Key>b</Key>'
                          '<Code>AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>',
+        "list_uploads": f'<ListMultipartUploadsResult{S3NS}><Bucket>b</Bucket><KeyMarker></KeyMarker>'
+                        '<NextKeyMarker>models/unet.bin</NextKeyMarker><NextUploadIdMarker>YW55</NextUploadIdMarker>'
+                        '<IsTruncated>true</IsTruncated><Upload><Key>models/unet.bin</Key>'
+                        '<UploadId>YW55</UploadId><Initiated>2026-12-05T12:00:00.000Z</Initiated>'
+                        '</Upload></ListMultipartUploadsResult>',
         "list_buckets": f'<ListAllMyBucketsResult{S3NS}><Owner><ID>o</ID></Owner><Buckets>'
                         '<Bucket><Name>models</Name><CreationDate>2024-05-01T12:00:00.000Z</CreationDate>'
                         '</Bucket><Bucket><Name>outputs</Name><CreationDate>2024-05-02T00:00:00Z'

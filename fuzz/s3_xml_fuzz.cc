@@ -106,6 +106,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto failed = ParseDeleteResult(body);
   CheckFailure(failed);
 
+  auto uploads = ParseListMultipartUploads(body);
+  CheckFailure(uploads);
+  if (uploads.ok()) {
+    for (const UploadInfo& u : uploads->uploads) Check(!u.key.empty() && !u.upload_id.empty());
+    // A truncated page always says where the next one starts.
+    if (uploads->truncated) {
+      Check(!uploads->next_key_marker.empty() || !uploads->next_upload_id_marker.empty());
+    }
+  }
+
   auto buckets = ParseListBuckets(body);
   CheckFailure(buckets);
   if (buckets.ok()) {

@@ -17,6 +17,8 @@ Session-scoped fixtures (started once, on first use, stopped by PID at the end):
                   .boto3_client(endpoint=None, retries=3) -> path-style boto3 S3 client
                   .new_bucket(prefix="t") -> name of a freshly created, unique bucket
                 Set SDXL_TEST_KEEP_S3=1 to keep its data dir (printed) after the run.
+  tiny_lightning  Path of a tiny random SDXL-Lightning-style diffusers pipeline
+                (tools/make_tiny_sdxl.py, made once per session; read-only).
 Function-scoped:
 
   sdxl_run      callable(*args, env=None, timeout=120, check=False, input=None, cwd=None)
@@ -108,6 +110,17 @@ def sdxl_run(sdxl_binary, request):
         return proc
 
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_lightning(tmp_path_factory) -> Path:
+    """A tiny random SDXL-Lightning-style diffusers pipeline (tools/make_tiny_sdxl.py), made once
+    per session; tests upload it with prepare-model or cp and must not modify it."""
+    out = tmp_path_factory.mktemp("tiny") / "lightning"
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "tools/make_tiny_sdxl.py"), "--config",
+                           "lightning", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -3,22 +3,23 @@
 // multipart uploads aborted, and it exits 130; a final name never holds partial data.
 // `-` as SRC reads standard input (a multipart upload of unknown length, cp_stream.h); as DST it
 // writes the object to standard output. --dryrun prints the "(dryrun) upload: A to B" lines of
-// what would be copied and copies nothing.
+// what would be copied and copies nothing. --exclude/--include (with --recursive) pick files or
+// objects by their path below the source (filter_flags.h). What is copied comes from copy_plan.h,
+// shared with mv and sync.
 #include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
 
 #include "cli/commands.h"
+#include "cli/copy_plan.h"
 #include "cli/cp_stream.h"
+#include "cli/filter_flags.h"
 #include "cli/s3_flags.h"
 #include "core/progress.h"
 #include "storage/transfer.h"
 
 namespace sdxl::cli {
 namespace {
-
-namespace fs = std::filesystem;
 
 struct CpArgs {
   std::string src;
@@ -27,71 +28,12 @@ struct CpArgs {
   bool dryrun = false;
   S3Flags s3;
   TransferFlags transfer;
+  FilterFlags filters;
 };
 
-std::string BaseName(std::string_view key) {
-  const size_t slash = key.rfind('/');
-  return std::string(slash == std::string_view::npos ? key : key.substr(slash + 1));
-}
-
-// --dryrun: what cp would copy, one "(dryrun) upload|download: A to B" line per object (aws s3
-// cp --dryrun). Lists the prefix for a recursive download; writes nothing.
-int DryRun(const CpArgs& args, storage::ObjectStore& store, const S3Url& url,
-           const storage::S3Config& config) {
-  const bool src_s3 = args.src.starts_with("s3://");
-  const std::string bucket = "s3://" + url.bucket + "/";
-  if (src_s3 && args.recursive) {
-    const std::string prefix = FolderPrefix(url.key);
-    auto objects = store.List(prefix);
-    if (!objects.ok()) return ReportS3Status(objects.status(), config);
-    std::size_t n = 0;
-    for (const auto& o : *objects) {
-      if (o.key.ends_with('/')) continue;
-      std::printf("(dryrun) download: %s%s to %s\n", bucket.c_str(), o.key.c_str(),
-                  (fs::path(args.dst) / o.key.substr(prefix.size())).string().c_str());
-      ++n;
-    }
-    if (n == 0) {
-      return ReportStatus(core::NotFound("nothing to copy: no objects under " + bucket + prefix));
-    }
-    return kExitOk;
-  }
-  if (src_s3) {
-    auto head = store.Head(url.key);
-    if (!head.ok()) return ReportS3Status(head.status(), config);
-    std::string dest = args.dst;
-    std::error_code ec;
-    if (dest != "-" && (dest.ends_with('/') || fs::is_directory(dest, ec))) {
-      dest = (fs::path(dest) / BaseName(url.key)).string();
-    }
-    std::printf("(dryrun) download: %s%s to %s\n", bucket.c_str(), url.key.c_str(), dest.c_str());
-    return kExitOk;
-  }
-  if (args.recursive) {
-    const fs::path dir(args.src);
-    std::error_code ec;
-    std::size_t n = 0;
-    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-      if (!it->is_regular_file()) continue;
-      std::printf("(dryrun) upload: %s to %s%s%s\n", it->path().string().c_str(), bucket.c_str(),
-                  FolderPrefix(url.key).c_str(),
-                  it->path().lexically_relative(dir).generic_string().c_str());
-      ++n;
-    }
-    if (ec) return ReportStatus(core::ErrnoStatus("cannot list " + args.src, ec.value()));
-    if (n == 0) return ReportStatus(core::NotFound(args.src + " holds no files to upload"));
-    return kExitOk;
-  }
-  std::string key = url.key;
-  if (key.empty() || key.ends_with('/')) {
-    if (args.src == "-") return ReportUsage("cp - s3://BUCKET/KEY needs a KEY to write stdin to");
-    key += fs::path(args.src).filename().string();
-  }
-  std::error_code ec;
-  if (args.src != "-" && !fs::is_regular_file(args.src, ec)) {
-    return ReportStatus(core::NotFound(args.src + " is not a file"));
-  }
-  std::printf("(dryrun) upload: %s to %s%s\n", args.src.c_str(), bucket.c_str(), key.c_str());
+// --dryrun of `cp - s3://...`: no source to check.
+int DryRunStdin(const S3Url& url) {
+  std::printf("(dryrun) upload: - to %s\n", S3Display(url.bucket, url.key).c_str());
   return kExitOk;
 }
 
@@ -123,78 +65,56 @@ int RunStream(const CpArgs& args, const CliContext& ctx, storage::ObjectStore& s
 
 int RunCp(const CpArgs& args, const CliContext& ctx) {
   const bool src_s3 = args.src.starts_with("s3://");
-  const bool dst_s3 = args.dst.starts_with("s3://");
-  if (src_s3 == dst_s3) {
-    return ReportUsage(
-        src_s3 ? "cp between two s3:// locations is not supported; download, then upload"
-               : "cp needs one s3:// side: cp FILE s3://BUCKET/KEY or cp s3://BUCKET/KEY FILE "
-                 "(- for stdin/stdout)");
-  }
   const bool stream = args.src == "-" || args.dst == "-";
   if (stream && args.recursive) {
     return ReportUsage("cp - (stdin/stdout) copies one object; leave out --recursive");
   }
+  const std::string usage =
+      CopyUsageError("cp", args.src, args.dst, args.recursive, !args.filters.filter.empty());
+  if (!usage.empty()) return ReportUsage(usage);
   auto url = ParseS3Url(src_s3 ? args.src : args.dst, src_s3 ? "source" : "destination");
   if (!url.ok()) return ReportUsage(url.status());
   auto opts = MakeTransferOptions(args.transfer);
   if (!opts.ok()) return ReportUsage(opts.status());
-  if (src_s3 && !args.recursive && (url->key.empty() || url->key.ends_with('/'))) {
-    return ReportUsage(args.src +
-                       " is a bucket or prefix; add --recursive to copy everything under it");
-  }
-  std::error_code dir_ec;
-  if (!src_s3 && !args.recursive && fs::is_directory(fs::path(args.src), dir_ec)) {
-    return ReportUsage(args.src + " is a directory; add --recursive to upload it");
+  if (args.src == "-" && (url->key.empty() || url->key.ends_with('/'))) {
+    return ReportUsage("cp - s3://BUCKET/KEY needs a KEY to write stdin to");
   }
   auto config = LoadS3Config(ctx, args.s3);
   if (!config.ok()) return ReportStatus(config.status());
   auto store = OpenBucket(*config, url->bucket);
   if (!store.ok()) return ReportStatus(store.status());
-  if (args.dryrun) return DryRun(args, **store, *url, *config);
-  if (stream) return RunStream(args, ctx, **store, *url, *config, *opts);
+  if (args.dryrun && args.src == "-") return DryRunStdin(*url);
+  if (stream && !args.dryrun) return RunStream(args, ctx, **store, *url, *config, *opts);
 
-  core::ProgressBar bar(src_s3 ? "download" : "upload", 0,
-                        !ctx.quiet && core::ProgressBar::StderrIsTerminal());
-  opts->on_total = [&bar](std::uint64_t total) { bar.SetTotal(total); };
-  opts->on_progress = [&bar](std::uint64_t n) { bar.Add(n); };
-  opts->cancel = InstallCancelOnSignal();
-
-  core::Result<storage::TransferStats> stats = core::Internal("unreachable");
-  std::string what;
-  if (src_s3) {
-    fs::path dest(args.dst);
-    if (args.recursive) {
-      stats = storage::DownloadPrefix(**store, FolderPrefix(url->key), dest, *opts);
-      what = args.src + " -> " + dest.string();
-    } else {
-      std::error_code ec;
-      if (args.dst.ends_with('/') || fs::is_directory(dest, ec)) dest /= BaseName(url->key);
-      stats = storage::DownloadFile(**store, url->key, dest, *opts);
-      what = args.src + " -> " + dest.string();
+  CopyRequest request;
+  request.src = args.src;
+  request.dst = args.dst;
+  request.url = *url;
+  request.recursive = args.recursive;
+  request.filter = &args.filters.filter;
+  auto plan = PlanCopy(**store, request);
+  if (!plan.ok()) return ReportS3Status(plan.status(), *config);
+  if (args.dryrun) {
+    for (const auto& item : plan->items) {
+      std::printf("(dryrun) %s: %s to %s\n", plan->upload ? "upload" : "download",
+                  item.from.c_str(), item.to.c_str());
     }
-  } else {
-    const fs::path source(args.src);
-    if (args.recursive) {
-      stats = storage::UploadDirectory(**store, source, FolderPrefix(url->key), *opts);
-    } else {
-      std::string key = url->key;
-      if (key.empty() || key.ends_with('/')) key += source.filename().string();
-      stats = storage::UploadFile(**store, source, key, *opts);
-      what = args.src + " -> s3://" + url->bucket + "/" + key;
-    }
-    if (what.empty()) what = args.src + " -> " + args.dst;
+    return kExitOk;
   }
-  bar.Finish();
+  auto stats = RunCopyPlan(**store, *plan, *opts, ctx.quiet);
   if (!stats.ok()) return ReportS3Status(stats.status(), *config);
   if (!ctx.quiet) {
+    const std::string what = args.recursive
+                                 ? args.src + " -> " + args.dst
+                                 : plan->items.front().from + " -> " + plan->items.front().to;
     const double rate = stats->seconds > 0 ? static_cast<double>(stats->bytes) / stats->seconds : 0;
-    std::printf("%s: %s (%llu object%s, %s in %.2fs, %s/s)\n", src_s3 ? "download" : "upload",
+    std::printf("%s: %s (%llu object%s, %s in %.2fs, %s/s)\n", plan->upload ? "upload" : "download",
                 what.c_str(), static_cast<unsigned long long>(stats->objects),
                 stats->objects == 1 ? "" : "s",
                 core::FormatBytes(static_cast<double>(stats->bytes)).c_str(), stats->seconds,
                 core::FormatBytes(rate).c_str());
   }
-  return 0;
+  return kExitOk;
 }
 
 }  // namespace
@@ -202,8 +122,8 @@ int RunCp(const CpArgs& args, const CliContext& ctx) {
 void AddCpCommand(CLI::App& app, CliContext& ctx, Action* run) {
   auto* cmd = app.add_subcommand(
       "cp",
-      "Copy files to or from S3: cp SRC DST [--recursive] (one side is s3://BUCKET/KEY; - is "
-      "stdin or stdout)");
+      "Copy files to or from S3: cp SRC DST [--recursive [--exclude P] [--include P]] [--dryrun] "
+      "(one side is s3://BUCKET/KEY; - is stdin or stdout)");
   auto args = std::make_shared<CpArgs>();
   cmd->add_option("source", args->src, "local path, s3://BUCKET/KEY, or - for standard input")
       ->required();
@@ -211,9 +131,13 @@ void AddCpCommand(CLI::App& app, CliContext& ctx, Action* run) {
       ->required();
   cmd->add_flag("-r,--recursive", args->recursive, "Copy a whole directory or prefix");
   cmd->add_flag("--dryrun", args->dryrun, "Print what would be copied; copy nothing");
+  AddFilterFlags(cmd, &args->filters);
   AddS3Flags(cmd, &args->s3);
   AddTransferFlags(cmd, &args->transfer);
-  cmd->callback([run, args, &ctx] { *run = [args, &ctx] { return RunCp(*args, ctx); }; });
+  cmd->callback([run, args, cmd, &ctx] {
+    ApplyFilterFlags(*cmd, &args->filters);
+    *run = [args, &ctx] { return RunCp(*args, ctx); };
+  });
 }
 
 }  // namespace sdxl::cli

@@ -7,12 +7,16 @@ namespace sdxl::cli {
 
 void AddVersionCommand(CLI::App& app, CliContext& ctx, Action* run);
 void AddTokenizeCommand(CLI::App& app, CliContext& ctx, Action* run);
-// S3 commands (cmd_mb.cc, cmd_ls.cc, cmd_cp.cc, cmd_rm.cc, cmd_presign.cc).
+// S3 commands (cmd_mb.cc, cmd_ls.cc, cmd_cp.cc, cmd_rm.cc, cmd_mv.cc, cmd_sync.cc, cmd_presign.cc).
 void AddMbCommand(CLI::App& app, CliContext& ctx, Action* run);
 void AddLsCommand(CLI::App& app, CliContext& ctx, Action* run);
 void AddCpCommand(CLI::App& app, CliContext& ctx, Action* run);
 void AddRmCommand(CLI::App& app, CliContext& ctx, Action* run);
+void AddMvCommand(CLI::App& app, CliContext& ctx, Action* run);
+void AddSyncCommand(CLI::App& app, CliContext& ctx, Action* run);
 void AddPresignCommand(CLI::App& app, CliContext& ctx, Action* run);
+// uploads: incomplete multipart uploads, listed and aborted (cmd_uploads.cc).
+void AddUploadsCommand(CLI::App& app, CliContext& ctx, Action* run);
 // pull: a model from S3 into the local cache (loader library; cmd_pull.cc).
 void AddPullCommand(CLI::App& app, CliContext& ctx, Action* run);
 // generate: always present; it loads the engine library (LibTorch) when it runs.

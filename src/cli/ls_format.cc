@@ -4,6 +4,9 @@
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <optional>
+
+#include "core/iso8601.h"
 
 namespace sdxl::cli {
 
@@ -42,22 +45,9 @@ std::vector<LsRow> OneLevelRows(std::span<const storage::ObjectInfo> objects,
 }
 
 std::string FormatS3Time(std::string_view iso) {
-  std::tm tm{};
-  int year = 0, mon = 0, day = 0, hour = 0, min = 0, sec = 0;
-  const std::string text(iso);
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &year, &mon, &day, &hour, &min, &sec) !=
-      6) {
-    return text;
-  }
-  tm.tm_year = year - 1900;
-  tm.tm_mon = mon - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = min;
-  tm.tm_sec = sec;
-  const std::time_t t = timegm(&tm);
+  const std::optional<std::time_t> t = core::ParseIso8601Utc(iso);
   std::tm local{};
-  if (t == static_cast<std::time_t>(-1) || localtime_r(&t, &local) == nullptr) return text;
+  if (!t || localtime_r(&*t, &local) == nullptr) return std::string(iso);
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &local);
   return buf;

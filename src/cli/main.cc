@@ -99,7 +99,10 @@ int main(int argc, char** argv) {
   AddLsCommand(app, ctx, &run);
   AddCpCommand(app, ctx, &run);
   AddRmCommand(app, ctx, &run);
+  AddMvCommand(app, ctx, &run);
+  AddSyncCommand(app, ctx, &run);
   AddPresignCommand(app, ctx, &run);
+  AddUploadsCommand(app, ctx, &run);
   AddPullCommand(app, ctx, &run);
 #ifdef SDXL_HAVE_PREPARE
   AddPrepareModelCommand(app, ctx, &run);

@@ -1,11 +1,13 @@
 #include "core/file_util.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <ctime>
 #include <random>
 #include <utility>
 
@@ -33,11 +35,47 @@ fs::path TempPathFor(const fs::path& path) {
   return path.parent_path() / ("." + path.filename().string() + std::string(kTempMarker) + suffix);
 }
 
+Status ClaimTempFile(int fd, const fs::path& tmp) {
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) return ErrnoStatus("cannot lock " + tmp.string(), errno);
+  return Status::Ok();
+}
+
+std::size_t RemoveAbandonedTemps(const fs::path& path, int min_age_s) {
+  const std::string stem = "." + path.filename().string() + std::string(kTempMarker);
+  std::error_code ec;
+  fs::directory_iterator it(DirOf(path), ec);
+  if (ec) return 0;
+  std::size_t removed = 0;
+  const std::time_t now = std::time(nullptr);
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    const fs::path& p = it->path();
+    const std::string name = p.filename().string();
+    // The stem plus exactly the 8 hex digits TempPathFor adds: ".a.sdxl-tmp-" must not match the
+    // temporaries of a file named "a.sdxl-tmp-x".
+    if (!name.starts_with(stem) || name.size() != stem.size() + 8 ||
+        name.find_first_not_of("0123456789abcdef", stem.size()) != std::string::npos) {
+      continue;
+    }
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || now - st.st_ctime < min_age_s) {
+      continue;
+    }
+    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd.valid() || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;  // its writer runs
+    if (::unlink(p.c_str()) == 0) ++removed;
+  }
+  return removed;
+}
+
 Result<AtomicFileWriter> AtomicFileWriter::Create(const fs::path& path, Options options) {
+  RemoveAbandonedTemps(path);
   fs::path tmp = TempPathFor(path);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus("cannot create " + tmp.string(), errno);
-  return AtomicFileWriter(path, std::move(tmp), fd, options);
+  AtomicFileWriter writer(path, std::move(tmp), fd, options);
+  SDXL_RETURN_IF_ERROR(ClaimTempFile(fd, writer.temp_path()));
+  return writer;
 }
 
 AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept

@@ -25,6 +25,16 @@ inline constexpr std::string_view kTempMarker = ".sdxl-tmp-";
 // A fresh temporary name next to `path`: ".NAME.sdxl-tmp-XXXXXXXX" (8 random hex digits).
 std::filesystem::path TempPathFor(const std::filesystem::path& path);
 
+// Temporary files are claimed by their writer with an exclusive flock(2) for as long as it runs
+// (the kernel drops the lock when the process dies, even by SIGKILL). ClaimTempFile takes it on a
+// descriptor just created; RemoveAbandonedTemps deletes the temporaries of `path` (the
+// ".NAME.sdxl-tmp-*" files beside it) whose lock it can take, i.e. whose writer is gone, so a
+// rerun after a kill does not leave a dead download's bytes on disk. Temporaries changed in the
+// last `min_age_s` seconds are spared (a writer between open and flock). Best effort: returns how
+// many it removed, never fails.
+Status ClaimTempFile(int fd, const std::filesystem::path& tmp);
+std::size_t RemoveAbandonedTemps(const std::filesystem::path& path, int min_age_s = 1);
+
 // The whole content of `path`. NotFound when it does not exist, InvalidArgument when it is larger
 // than `max_bytes` (a guard against reading a huge file by mistake), other errors by errno.
 Result<std::string> ReadFile(const std::filesystem::path& path,

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace sdxl::core {
 namespace {
@@ -168,6 +169,42 @@ TEST_F(FileUtilTest, StreamingWriterNeedsTheFolderAndCleansUpAFailedCommit) {
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find(d.string()), std::string::npos) << st.message();
   EXPECT_EQ(Names(), (std::vector<std::string>{"sub", "sub/x"}));
+}
+
+TEST_F(FileUtilTest, AbandonedTempsAreRemovedAndRunningWritersKept) {
+  const fs::path target = dir_ / "model.bin";
+  // A writer that is running holds its lock; one that was killed left a temp nobody holds.
+  auto running = AtomicFileWriter::Create(target);
+  ASSERT_TRUE(running.ok());
+  ASSERT_TRUE(running->Write("partial").ok());
+  const fs::path dead = TempPathFor(target);
+  std::ofstream(dead) << "bytes of a killed download";
+  const fs::path other = TempPathFor(dir_ / "other.bin");  // another file's temp: not ours
+  std::ofstream(other) << "x";
+  const fs::path lookalike = dir_ / ".model.bin.sdxl-tmp-notours!";  // not 8 hex digits
+  std::ofstream(lookalike) << "x";
+
+  EXPECT_EQ(RemoveAbandonedTemps(target, /*min_age_s=*/0), 1u);
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_TRUE(fs::exists(running->temp_path()));
+  EXPECT_TRUE(fs::exists(other));
+  EXPECT_TRUE(fs::exists(lookalike));
+  // Just written: spared by the default age guard (a writer between open and flock).
+  std::ofstream(dead) << "again";
+  EXPECT_EQ(RemoveAbandonedTemps(target), 0u);
+  EXPECT_TRUE(fs::exists(dead));
+  ASSERT_TRUE(running->Commit().ok());
+  EXPECT_EQ(ReadFile(target).value(), "partial");
+}
+
+TEST_F(FileUtilTest, NewWriterClearsTheTempsOfAKilledOne) {
+  const fs::path target = dir_ / "out.png";
+  const fs::path dead = TempPathFor(target);
+  std::ofstream(dead) << "left by SIGKILL";
+  ::sleep(1);  // ctime cannot be set back: let the default one-second guard pass
+  ASSERT_TRUE(WriteFileAtomically(target, "new").ok());
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_EQ(Names(), std::vector<std::string>{"out.png"});
 }
 
 TEST_F(FileUtilTest, ReadsFilesLargerThanOneBuffer) {

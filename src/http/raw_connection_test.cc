@@ -61,8 +61,9 @@ HttpRequest Get(const std::string& url, const Receiver& r) {
 }
 
 TEST(RawConnectionTest, BodyLandsInCallerMemoryWithoutTheSink) {
-  LocalServer server;
+  // Before the server: its threads may still send from `body` while it shuts down.
   const std::string body = Pattern(3 * 1024 * 1024 + 17);
+  LocalServer server;
   std::string seen_host, seen_agent, seen_test;
   server.on().Get("/obj", [&](const httplib::Request& req, httplib::Response& res) {
     seen_host = req.get_header_value("Host");
@@ -146,8 +147,9 @@ TEST(RawConnectionTest, ErrorStatusKeepsItsBodyAndTouchesNoBuffer) {
 }
 
 TEST(RawConnectionTest, ChunkedBodyFallsBackToTheSink) {
-  LocalServer server;
+  // Before the server: its threads may still send from `body` while it shuts down.
   const std::string body = Pattern(200000);
+  LocalServer server;
   server.on().Get("/chunked", [&](const httplib::Request&, httplib::Response& res) {
     res.set_chunked_content_provider(
         "application/octet-stream", [&](std::size_t offset, httplib::DataSink& sink) {
@@ -171,8 +173,9 @@ TEST(RawConnectionTest, ChunkedBodyFallsBackToTheSink) {
 }
 
 TEST(RawConnectionTest, BodyCutShortIsARetryableError) {
-  LocalServer server;
+  // Before the server: its threads may still send from `body` while it shuts down.
   const std::string body = Pattern(1 << 20);
+  LocalServer server;
   server.on().Get("/cut", [&](const httplib::Request&, httplib::Response& res) {
     res.set_content_provider(body.size(), "application/octet-stream",
                              [&](std::size_t offset, std::size_t, httplib::DataSink& sink) {
@@ -192,8 +195,9 @@ TEST(RawConnectionTest, BodyCutShortIsARetryableError) {
 }
 
 TEST(RawConnectionTest, ReceiverStopIsCancelledAndTheNextRequestWorks) {
-  LocalServer server;
+  // Before the server: its threads may still send from `body` while it shuts down.
   const std::string body = Pattern(4 << 20);
+  LocalServer server;
   server.on().Get("/obj", [&](const httplib::Request&, httplib::Response& res) {
     res.set_content(body, "application/octet-stream");
   });

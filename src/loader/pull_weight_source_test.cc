@@ -176,6 +176,10 @@ class SlowWeightsStore final : public storage::ObjectStore {
                                                          std::string_view id) override {
     return inner_.ListParts(key, id);
   }
+  core::Result<std::vector<storage::UploadInfo>> ListMultipartUploads(
+      std::string_view prefix) override {
+    return inner_.ListMultipartUploads(prefix);
+  }
   core::Result<std::vector<storage::ObjectInfo>> List(std::string_view prefix) override {
     return inner_.List(prefix);
   }

@@ -48,7 +48,6 @@ struct HttpServer::Impl {
   HttpServerOptions options;
   httplib::Server server;
   std::atomic<bool> shutdown_requested{false};
-  int local_port = 0;  // the bound port (set by Start before serving)
   std::vector<std::pair<std::regex, std::string>> known_paths;  // pattern, Allow; set in Routes()
 
   Impl(PredictionService& s, ServeMetrics& m, HttpServerOptions o)
@@ -86,8 +85,10 @@ struct HttpServer::Impl {
     // A sync prediction whose client hangs up is canceled (coglet's behaviour): watch the socket.
     std::function<bool()> client_gone;
     if (!async) {
-      const int fd = FindPeerSocket(req.remote_addr, req.remote_port, local_port);
-      if (fd >= 0) client_gone = [fd] { return PeerClosed(fd); };
+      const TcpConnectionId id{req.local_addr, req.local_port, req.remote_addr, req.remote_port};
+      if (QueryPeer(id) == PeerState::kConnected) {
+        client_gone = [id] { return QueryPeer(id) == PeerState::kGone; };
+      }
     }
     ServiceReply reply = service.Create(body, url_id, async, client_gone);
     Send(res, reply.http_status, reply.body);
@@ -262,7 +263,6 @@ core::Status HttpServer::Start() {
     }
     port_ = o.port;
   }
-  impl_->local_port = port_;
   thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
   return core::Status::Ok();
 }

@@ -9,10 +9,12 @@
 #include <chrono>
 #include <cstring>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "core/fd_io.h"
 #include "core/file_util.h"
+#include "core/iso8601.h"
 #include "core/unique_fd.h"
 
 namespace sdxl::storage {
@@ -217,6 +219,32 @@ core::Result<std::vector<PartInfo>> LocalObjectStore::ListParts(std::string_view
   std::sort(parts.begin(), parts.end(),
             [](const PartInfo& a, const PartInfo& b) { return a.number < b.number; });
   return parts;
+}
+
+core::Result<std::vector<UploadInfo>> LocalObjectStore::ListMultipartUploads(
+    std::string_view prefix) {
+  std::vector<UploadInfo> out;
+  const fs::path uploads = root_ / std::string(kUploadsDir);
+  std::error_code ec;
+  if (!fs::exists(uploads, ec)) return out;
+  fs::directory_iterator it(uploads, ec);
+  if (ec) return core::ErrnoStatus("cannot list " + uploads.string(), ec.value());
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    if (ec) return core::ErrnoStatus("cannot list " + uploads.string(), ec.value());
+    auto key = core::ReadFile(it->path() / "key", 64 * 1024);
+    if (!key.ok()) continue;  // being created or aborted right now
+    if (!key->starts_with(prefix)) continue;
+    UploadInfo info{std::move(*key), it->path().filename().string(), ""};
+    struct stat st {};
+    if (::stat((it->path() / "key").c_str(), &st) == 0) {
+      info.initiated = core::FormatIso8601Utc(st.st_mtime);
+    }
+    out.push_back(std::move(info));
+  }
+  std::sort(out.begin(), out.end(), [](const UploadInfo& a, const UploadInfo& b) {
+    return std::tie(a.key, a.upload_id) < std::tie(b.key, b.upload_id);
+  });
+  return out;
 }
 
 core::Result<std::vector<ObjectInfo>> LocalObjectStore::List(std::string_view prefix) {

@@ -38,6 +38,7 @@ class LocalObjectStore final : public ObjectStore {
   core::Status AbortMultipartUpload(std::string_view key, std::string_view upload_id) override;
   core::Result<std::vector<PartInfo>> ListParts(std::string_view key,
                                                 std::string_view upload_id) override;
+  core::Result<std::vector<UploadInfo>> ListMultipartUploads(std::string_view prefix) override;
   core::Result<std::vector<ObjectInfo>> List(std::string_view prefix) override;
   core::Status Delete(std::string_view key) override;
   core::Status CreateBucket() override;

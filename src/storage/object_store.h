@@ -39,6 +39,14 @@ struct PartInfo {
   std::uint64_t size = 0;
 };
 
+// A multipart upload that was started and neither completed nor aborted: a writer killed
+// mid-upload leaves one behind, and its parts hold storage until it is aborted.
+struct UploadInfo {
+  std::string key;  // relative to the store root
+  std::string upload_id;
+  std::string initiated;  // ISO 8601 as the server sent it; "" when it left it out
+};
+
 // Receives the bytes of a ranged read in order, straight from the network buffer. Return false
 // to stop (the read then fails with Cancelled unless the sink's owner records another reason).
 using ChunkSink = std::function<bool(std::string_view chunk)>;
@@ -93,6 +101,9 @@ class ObjectStore {
   virtual core::Status AbortMultipartUpload(std::string_view key, std::string_view upload_id) = 0;
   virtual core::Result<std::vector<PartInfo>> ListParts(std::string_view key,
                                                         std::string_view upload_id) = 0;
+
+  // Incomplete multipart uploads whose key starts with `prefix` (all pages), sorted by key.
+  virtual core::Result<std::vector<UploadInfo>> ListMultipartUploads(std::string_view prefix) = 0;
 
   // Every object whose key starts with `prefix` (all pages), sorted by key.
   virtual core::Result<std::vector<ObjectInfo>> List(std::string_view prefix) = 0;

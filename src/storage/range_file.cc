@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/fd_io.h"
+#include "core/file_util.h"
 
 namespace sdxl::storage {
 namespace {
@@ -46,6 +47,11 @@ core::Result<std::unique_ptr<RangeFile>> RangeFile::Create(const std::filesystem
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return core::ErrnoStatus("cannot create " + path.string(), errno);
   std::unique_ptr<RangeFile> file(new RangeFile(path, fd, size, 0));
+  if (core::Status st = core::ClaimTempFile(fd, path); !st.ok()) {
+    file->Close();
+    ::unlink(path.c_str());
+    return st;
+  }
   if (size > 0) {
     // Reserve the blocks up front (fails fast on a full disk); fall back to a sparse file.
     const int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(size));

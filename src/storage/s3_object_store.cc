@@ -457,6 +457,36 @@ core::Result<std::vector<PartInfo>> S3ObjectStore::ListParts(std::string_view ke
   return parts;
 }
 
+core::Result<std::vector<UploadInfo>> S3ObjectStore::ListMultipartUploads(std::string_view prefix) {
+  const std::string full_prefix = FullKey(prefix);
+  std::vector<UploadInfo> out;
+  std::string key_marker, id_marker;
+  for (;;) {
+    Call call;
+    call.query = {{"uploads", ""}, {"prefix", full_prefix}};
+    if (!key_marker.empty()) call.query.emplace_back("key-marker", key_marker);
+    if (!id_marker.empty()) call.query.emplace_back("upload-id-marker", id_marker);
+    call.what = "ListMultipartUploads " + Describe() +
+                (prefix.empty() ? "" : " prefix " + std::string(prefix));
+    SDXL_ASSIGN_OR_RETURN(http::HttpResponse res, Execute(call));
+    SDXL_ASSIGN_OR_RETURN(UploadsPage page, ParseListMultipartUploads(res.body));
+    for (auto& u : page.uploads) {
+      if (!u.key.starts_with(root_)) continue;
+      u.key.erase(0, root_.size());
+      out.push_back(std::move(u));
+    }
+    if (!page.truncated) break;
+    if (page.next_key_marker == key_marker && page.next_upload_id_marker == id_marker) {
+      return core::DataLoss(call.what + ": server repeated its next markers");
+    }
+    key_marker = page.next_key_marker;
+    id_marker = page.next_upload_id_marker;
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const UploadInfo& a, const UploadInfo& b) { return a.key < b.key; });
+  return out;
+}
+
 core::Result<std::vector<ObjectInfo>> S3ObjectStore::List(std::string_view prefix) {
   const std::string full_prefix = FullKey(prefix);
   std::vector<ObjectInfo> out;

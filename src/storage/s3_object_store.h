@@ -54,6 +54,7 @@ class S3ObjectStore final : public ObjectStore {
   core::Status AbortMultipartUpload(std::string_view key, std::string_view upload_id) override;
   core::Result<std::vector<PartInfo>> ListParts(std::string_view key,
                                                 std::string_view upload_id) override;
+  core::Result<std::vector<UploadInfo>> ListMultipartUploads(std::string_view prefix) override;
   core::Result<std::vector<ObjectInfo>> List(std::string_view prefix) override;
   core::Status Delete(std::string_view key) override;
   core::Status DeleteMany(std::span<const std::string> keys) override;

@@ -93,6 +93,16 @@ std::string Escape(std::string_view s) {
   return out;
 }
 
+// A key from a listing answered with EncodingType=url: form-style encoding, as botocore decodes
+// it (unquote_plus), so '+' is a space.
+core::Result<std::string> ListedKey(std::string key, bool url_encoded) {
+  if (!url_encoded) return key;
+  for (char& ch : key) {
+    if (ch == '+') ch = ' ';
+  }
+  return http::UriDecode(key);
+}
+
 }  // namespace
 
 std::string StripQuotes(std::string_view etag) {
@@ -197,14 +207,7 @@ core::Result<ListPage> ParseListObjectsV2(std::string_view body) {
   for (const pugi::xml_node& c : Children(root, "Contents")) {
     ObjectInfo info;
     info.key = Text(c, "Key");
-    if (url_encoded) {
-      // Form-style encoding, as botocore decodes it (unquote_plus): '+' is a space.
-      std::string plus_fixed = info.key;
-      for (char& ch : plus_fixed) {
-        if (ch == '+') ch = ' ';
-      }
-      SDXL_ASSIGN_OR_RETURN(info.key, http::UriDecode(plus_fixed));
-    }
+    SDXL_ASSIGN_OR_RETURN(info.key, ListedKey(std::move(info.key), url_encoded));
     if (info.key.empty()) return BadXml("ListObjectsV2 (Contents without Key)", body);
     // Size is what every listing consumer needs (transfer planning, ls): required.
     const auto size = Uint(c, "Size");
@@ -272,6 +275,34 @@ core::Result<PartsPage> ParseListParts(std::string_view body) {
     part.etag = StripQuotes(Text(p, "ETag"));
     part.size = Uint(p, "Size").value_or(0);
     page.parts.push_back(std::move(part));
+  }
+  return page;
+}
+
+core::Result<UploadsPage> ParseListMultipartUploads(std::string_view body) {
+  pugi::xml_document doc;
+  if (!Load(doc, body)) return BadXml("ListMultipartUploads", body);
+  if (pugi::xml_node err = ErrorElement(doc)) return ErrorIn200(err, "ListMultipartUploads");
+  pugi::xml_node r = Root(doc, {"ListMultipartUploads"});
+  if (!r) return BadXml("ListMultipartUploads", body);
+  UploadsPage page;
+  const bool url_encoded = Trim(Text(r, "EncodingType")) == "url";
+  page.truncated = Bool(r, "IsTruncated");
+  SDXL_ASSIGN_OR_RETURN(page.next_key_marker,
+                        ListedKey(std::string(Trim(Text(r, "NextKeyMarker"))), url_encoded));
+  page.next_upload_id_marker = std::string(Trim(Text(r, "NextUploadIdMarker")));
+  for (const pugi::xml_node& u : Children(r, "Upload")) {
+    UploadInfo info;
+    SDXL_ASSIGN_OR_RETURN(info.key, ListedKey(Text(u, "Key"), url_encoded));
+    info.upload_id = std::string(Trim(Text(u, "UploadId")));
+    if (info.key.empty() || info.upload_id.empty()) {
+      return BadXml("ListMultipartUploads (Upload without Key or UploadId)", body);
+    }
+    info.initiated = std::string(Trim(Text(u, "Initiated")));  // optional
+    page.uploads.push_back(std::move(info));
+  }
+  if (page.truncated && page.next_key_marker.empty() && page.next_upload_id_marker.empty()) {
+    return BadXml("ListMultipartUploads (truncated without a next marker)", body);
   }
   return page;
 }

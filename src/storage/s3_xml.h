@@ -55,6 +55,14 @@ struct PartsPage {
 };
 core::Result<PartsPage> ParseListParts(std::string_view body);
 
+struct UploadsPage {
+  std::vector<UploadInfo> uploads;  // keys as in the bucket (URL-decoded when encoding-type=url)
+  bool truncated = false;
+  std::string next_key_marker;
+  std::string next_upload_id_marker;
+};
+core::Result<UploadsPage> ParseListMultipartUploads(std::string_view body);
+
 // Keys that DeleteObjects could not delete, with reasons ("key: AccessDenied ..."); a NoSuchKey
 // entry is not a failure (the key is gone, as asked).
 core::Result<std::vector<std::string>> ParseDeleteResult(std::string_view body);

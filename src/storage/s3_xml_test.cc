@@ -127,6 +127,45 @@ TEST(S3Xml, MultipartBodies) {
             "</CompleteMultipartUpload>");
 }
 
+TEST(S3Xml, ListMultipartUploads) {
+  // The shape AWS documents for ListMultipartUploads (namespace, Initiator/Owner ignored).
+  auto page = ParseListMultipartUploads(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+      "<ListMultipartUploadsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+      "<Bucket>b</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>"
+      "<NextKeyMarker>my-movie.m2ts</NextKeyMarker><NextUploadIdMarker>YW55IGlkZWEgd2h5"
+      "</NextUploadIdMarker><MaxUploads>3</MaxUploads><IsTruncated>true</IsTruncated>"
+      "<Upload><Key>my-divisor</Key><UploadId>XMgbGlrZSBlbHZpbmcncyBub3QgaGF2aW5nIG11Y2ggbHVjaw"
+      "</UploadId><Initiator><ID>arn:aws:iam::111122223333:user/user1</ID></Initiator>"
+      "<StorageClass>STANDARD</StorageClass><Initiated>2010-11-10T20:48:33.000Z</Initiated>"
+      "</Upload><Upload><Key>my-movie.m2ts</Key><UploadId>YW55IGlkZWEgd2h5</UploadId></Upload>"
+      "</ListMultipartUploadsResult>");
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(page->uploads.size(), 2u);
+  EXPECT_EQ(page->uploads[0].key, "my-divisor");
+  EXPECT_EQ(page->uploads[0].initiated, "2010-11-10T20:48:33.000Z");
+  EXPECT_EQ(page->uploads[1].upload_id, "YW55IGlkZWEgd2h5");
+  EXPECT_EQ(page->uploads[1].initiated, "");
+  EXPECT_TRUE(page->truncated);
+  EXPECT_EQ(page->next_key_marker, "my-movie.m2ts");
+  EXPECT_EQ(page->next_upload_id_marker, "YW55IGlkZWEgd2h5");
+
+  auto encoded = ParseListMultipartUploads(
+      "<ListMultipartUploadsResult><EncodingType>url</EncodingType><IsTruncated>false"
+      "</IsTruncated><Upload><Key>a+b%2Fc%C3%A9</Key><UploadId>1</UploadId></Upload>"
+      "</ListMultipartUploadsResult>");
+  ASSERT_TRUE(encoded.ok());
+  EXPECT_EQ(encoded->uploads.at(0).key, "a b/c\xC3\xA9");
+
+  EXPECT_FALSE(ParseListMultipartUploads("<ListMultipartUploadsResult><Upload><Key>k</Key></Upload>"
+                                         "</ListMultipartUploadsResult>")
+                   .ok());  // no UploadId
+  EXPECT_FALSE(ParseListMultipartUploads("<ListMultipartUploadsResult><IsTruncated>true"
+                                         "</IsTruncated></ListMultipartUploadsResult>")
+                   .ok());  // truncated, nowhere to go on
+  EXPECT_FALSE(ParseListMultipartUploads("<ListBucketResult/>").ok());
+}
+
 TEST(S3Xml, DeleteObjects) {
   const std::vector<std::string> keys = {"a<b", "c"};
   EXPECT_NE(BuildDeleteObjects(keys).find("<Key>a&lt;b</Key>"), std::string::npos);

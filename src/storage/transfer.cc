@@ -141,6 +141,7 @@ core::Status OpenTemp(DownloadItem& item, bool direct_io) {
     return core::ErrnoStatus("cannot create directory " + item.dest.parent_path().string(),
                              ec.value());
   }
+  core::RemoveAbandonedTemps(item.dest);  // what a killed earlier run left beside it
   item.tmp = TempPathFor(item.dest);
   SDXL_ASSIGN_OR_RETURN(item.file, RangeFile::Create(item.tmp, item.info.size, direct_io));
   item.opened = true;  // from here on, a failure deletes the temporary file
@@ -444,14 +445,14 @@ core::Result<TransferStats> RunUpload(ObjectStore& store, std::vector<fs::path> 
   return Stats(total, items.size(), start);
 }
 
-std::string JoinKey(std::string_view prefix, std::string_view rel) {
-  if (prefix.empty()) return std::string(rel);
+}  // namespace
+
+std::string JoinKey(std::string_view prefix, std::string_view relative) {
+  if (prefix.empty()) return std::string(relative);
   std::string out(prefix);
   if (out.back() != '/') out.push_back('/');
-  return out + std::string(rel);
+  return out + std::string(relative);
 }
-
-}  // namespace
 
 std::vector<core::ByteRange> PlanRanges(std::uint64_t size, std::uint64_t part_size) {
   std::vector<core::ByteRange> out;
@@ -480,27 +481,46 @@ core::Result<TransferStats> DownloadFile(ObjectStore& store, std::string_view ke
   return RunDownload(store, {std::move(info)}, {destination}, options);
 }
 
-core::Result<TransferStats> DownloadPrefix(ObjectStore& store, std::string_view prefix,
-                                           const fs::path& directory,
-                                           const TransferOptions& options) {
+core::Result<std::vector<PrefixObject>> ListPrefixObjects(ObjectStore& store,
+                                                          std::string_view prefix) {
   // A prefix names a directory: "models/x" must not pick up "models/xl/...".
   std::string dir_prefix(prefix);
   if (!dir_prefix.empty() && dir_prefix.back() != '/') dir_prefix.push_back('/');
-  prefix = dir_prefix;
-  SDXL_ASSIGN_OR_RETURN(std::vector<ObjectInfo> all, store.List(prefix));
-  std::vector<ObjectInfo> objects;
-  std::vector<fs::path> dests;
+  SDXL_ASSIGN_OR_RETURN(std::vector<ObjectInfo> all, store.List(dir_prefix));
+  std::vector<PrefixObject> out;
+  out.reserve(all.size());
   for (auto& o : all) {
     if (o.key.ends_with('/')) continue;  // "directory" marker objects
-    std::string_view rel = std::string_view(o.key).substr(prefix.size());
+    if (!std::string_view(o.key).starts_with(dir_prefix)) continue;
+    std::string_view rel = std::string_view(o.key).substr(dir_prefix.size());
     while (!rel.empty() && rel.front() == '/') rel.remove_prefix(1);
     SDXL_RETURN_IF_ERROR(CheckRelativeKey(rel, o.key));
-    dests.push_back(directory / std::string(rel));
-    objects.push_back(std::move(o));
+    std::string relative(rel);
+    out.push_back({std::move(o), std::move(relative)});
   }
-  if (objects.empty()) {
-    return core::NotFound("no objects under " + store.DescribeKey(prefix) +
+  std::sort(out.begin(), out.end(), [](const PrefixObject& a, const PrefixObject& b) {
+    return a.object.key < b.object.key;
+  });
+  return out;
+}
+
+core::Result<TransferStats> DownloadPrefix(ObjectStore& store, std::string_view prefix,
+                                           const fs::path& directory,
+                                           const TransferOptions& options) {
+  SDXL_ASSIGN_OR_RETURN(std::vector<PrefixObject> listed, ListPrefixObjects(store, prefix));
+  if (listed.empty()) {
+    std::string dir_prefix(prefix);
+    if (!dir_prefix.empty() && dir_prefix.back() != '/') dir_prefix.push_back('/');
+    return core::NotFound("no objects under " + store.DescribeKey(dir_prefix) +
                           "; check the prefix (ls lists what exists)");
+  }
+  std::vector<ObjectInfo> objects;
+  std::vector<fs::path> dests;
+  objects.reserve(listed.size());
+  dests.reserve(listed.size());
+  for (auto& p : listed) {
+    dests.push_back(directory / p.relative);
+    objects.push_back(std::move(p.object));
   }
   return RunDownload(store, std::move(objects), std::move(dests), options);
 }
@@ -523,25 +543,61 @@ core::Result<TransferStats> UploadFile(ObjectStore& store, const fs::path& sourc
   return RunUpload(store, {source}, {std::string(key)}, options);
 }
 
-core::Result<TransferStats> UploadDirectory(ObjectStore& store, const fs::path& directory,
-                                            std::string_view prefix,
-                                            const TransferOptions& options) {
+core::Result<TransferStats> UploadObjects(ObjectStore& store, std::vector<UploadJob> jobs,
+                                          const TransferOptions& options) {
+  std::vector<fs::path> sources;
+  std::vector<std::string> keys;
+  sources.reserve(jobs.size());
+  keys.reserve(jobs.size());
+  for (auto& job : jobs) {
+    sources.push_back(std::move(job.source));
+    keys.push_back(std::move(job.key));
+  }
+  return RunUpload(store, std::move(sources), std::move(keys), options);
+}
+
+core::Result<std::vector<LocalFile>> ListLocalFiles(const fs::path& directory) {
   std::error_code ec;
   if (!fs::is_directory(directory, ec)) {
     return core::NotFound(directory.string() + " is not a directory");
   }
-  std::vector<fs::path> sources;
-  std::vector<std::string> keys;
+  std::vector<LocalFile> files;
   for (fs::recursive_directory_iterator it(directory, ec), end; it != end; it.increment(ec)) {
     if (ec) return core::ErrnoStatus("cannot list " + directory.string(), ec.value());
     if (!it->is_regular_file()) continue;
     const std::string name = it->path().filename().string();
     if (name.find(kTempMarker) != std::string::npos) continue;
-    sources.push_back(it->path());
-    keys.push_back(JoinKey(prefix, it->path().lexically_relative(directory).generic_string()));
+    struct stat st {};
+    if (::stat(it->path().c_str(), &st) != 0) {
+      if (errno == ENOENT) continue;  // removed while listed
+      return core::ErrnoStatus("cannot read " + it->path().string(), errno);
+    }
+    LocalFile f;
+    f.path = it->path();
+    f.relative = it->path().lexically_relative(directory).generic_string();
+    f.size = static_cast<std::uint64_t>(st.st_size);
+    f.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    files.push_back(std::move(f));
   }
   if (ec) return core::ErrnoStatus("cannot list " + directory.string(), ec.value());
-  if (sources.empty()) return core::NotFound(directory.string() + " holds no files to upload");
+  std::sort(files.begin(), files.end(),
+            [](const LocalFile& a, const LocalFile& b) { return a.relative < b.relative; });
+  return files;
+}
+
+core::Result<TransferStats> UploadDirectory(ObjectStore& store, const fs::path& directory,
+                                            std::string_view prefix,
+                                            const TransferOptions& options) {
+  SDXL_ASSIGN_OR_RETURN(std::vector<LocalFile> files, ListLocalFiles(directory));
+  if (files.empty()) return core::NotFound(directory.string() + " holds no files to upload");
+  std::vector<fs::path> sources;
+  std::vector<std::string> keys;
+  sources.reserve(files.size());
+  keys.reserve(files.size());
+  for (auto& f : files) {
+    keys.push_back(JoinKey(prefix, f.relative));
+    sources.push_back(std::move(f.path));
+  }
   return RunUpload(store, std::move(sources), std::move(keys), options);
 }
 

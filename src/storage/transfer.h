@@ -90,6 +90,14 @@ struct DownloadJob {
 };
 core::Result<TransferStats> DownloadObjects(ObjectStore& store, std::vector<DownloadJob> jobs,
                                             const TransferOptions& options);
+// Local files -> the given keys, all on the same workers (as DownloadObjects). Each source must
+// be a regular file; one that changes while it is read fails the transfer.
+struct UploadJob {
+  std::filesystem::path source;
+  std::string key;
+};
+core::Result<TransferStats> UploadObjects(ObjectStore& store, std::vector<UploadJob> jobs,
+                                          const TransferOptions& options);
 // Local file -> object.
 core::Result<TransferStats> UploadFile(ObjectStore& store, const std::filesystem::path& source,
                                        std::string_view key, const TransferOptions& options);
@@ -98,6 +106,34 @@ core::Result<TransferStats> UploadDirectory(ObjectStore& store,
                                             const std::filesystem::path& directory,
                                             std::string_view prefix,
                                             const TransferOptions& options);
+
+// The listing halves of UploadDirectory and DownloadPrefix, for callers that choose what to move
+// (cp/mv/sync with --exclude/--include, sync's comparison) and then call UploadObjects or
+// DownloadObjects.
+//
+// A regular file under a directory: `relative` is its path below it with '/' separators.
+struct LocalFile {
+  std::filesystem::path path;  // directory / relative
+  std::string relative;
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;  // modification time, ns since the epoch
+};
+// Every regular file under `directory` (recursively; the temporary files of atomic writers
+// skipped), sorted by relative path. A missing directory is NotFound.
+core::Result<std::vector<LocalFile>> ListLocalFiles(const std::filesystem::path& directory);
+// An object under a folder prefix and its key relative to it ("unet/w.bin").
+struct PrefixObject {
+  ObjectInfo object;
+  std::string relative;
+};
+// Every object under the directory-like `prefix` (FolderPrefix rule: "models/x" is "models/x/"),
+// "folder/" marker objects skipped, sorted by key. A relative key that would escape or collapse a
+// destination directory ("..", ".", empty segments) is an error, as in DownloadPrefix. An empty
+// result is not an error here.
+core::Result<std::vector<PrefixObject>> ListPrefixObjects(ObjectStore& store,
+                                                          std::string_view prefix);
+// "prefix" + "/" + "relative" ("" prefix: `relative`).
+std::string JoinKey(std::string_view prefix, std::string_view relative);
 
 // Splits [0, size) into ranges of part_size (the last one shorter). Exposed for tests.
 std::vector<core::ByteRange> PlanRanges(std::uint64_t size, std::uint64_t part_size);

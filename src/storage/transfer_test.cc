@@ -259,6 +259,28 @@ TEST_F(TransferTest, LocalStoreBasics) {
             core::Code::kUnimplemented);
 }
 
+TEST_F(TransferTest, LocalStoreListsIncompleteMultipartUploads) {
+  auto a = store_->CreateMultipartUpload("models/a.bin");
+  auto b = store_->CreateMultipartUpload("other/b.bin");
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(store_->UploadPart("models/a.bin", *a, 1, "part one").ok());
+  auto all = store_->ListMultipartUploads("");
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].key, "models/a.bin");
+  EXPECT_EQ((*all)[0].upload_id, *a);
+  EXPECT_EQ((*all)[0].initiated.size(), 24u) << (*all)[0].initiated;  // 2026-12-05T12:00:00.000Z
+  auto models = store_->ListMultipartUploads("models/");
+  ASSERT_TRUE(models.ok());
+  ASSERT_EQ(models->size(), 1u);
+  // Completed and aborted uploads are no longer listed; nor are they objects while open.
+  EXPECT_TRUE(store_->List("")->empty());
+  ASSERT_TRUE(store_->AbortMultipartUpload("other/b.bin", *b).ok());
+  const std::vector<PartInfo> parts = {{1, store_->ListParts("models/a.bin", *a)->at(0).etag, 0}};
+  ASSERT_TRUE(store_->CompleteMultipartUpload("models/a.bin", *a, parts).ok());
+  EXPECT_TRUE(store_->ListMultipartUploads("")->empty());
+}
+
 TEST(ParseLocation, Forms) {
   auto s3 = ParseLocation("s3://bucket/models/x");
   ASSERT_TRUE(s3.ok());

@@ -50,8 +50,10 @@ inline std::uint32_t BitsFromBF16(std::uint16_t b) {
   return ((u & 0x7FFFFFFFu) > 0x7F800000u) ? (u | 0x00400000u) : u;
 }
 
-// Hot loops for the common pairs. target_clones builds an AVX2 copy picked at load time.
-#if defined(__x86_64__) && defined(__GNUC__)
+// Hot loops for the common pairs. target_clones builds an AVX2 copy picked at load time. Not
+// under TSan: the ifunc resolver runs during relocation, before the TSan runtime is up, and its
+// instrumented reads crash the binary at start (tools/run-sanitizers.sh).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_THREAD__)
 #define SDXL_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define SDXL_VECTOR_CLONES

@@ -1,7 +1,7 @@
 """Fixtures for the deployment tests (deploy/): the image's root filesystem, the image itself, a
-way to run containers on this machine, the tiny pipeline. Helpers are in deploy_helpers.py.
+way to run containers on this machine. Helpers are in deploy_helpers.py; the tiny pipeline
+(`tiny_lightning`) comes from tests/conftest.py.
 
-  tiny_lightning   Path of a tiny random SDXL-Lightning-style pipeline (tools/make_tiny_sdxl.py)
   image_context    Path of a build context made by `deploy/build-image.sh --rootfs-only` (rootfs/,
                    owned/, Containerfile, libs.tsv); needs build/libsdxl-engine.so and torch
   container_tool   "podman" (skips when podman is not installed)
@@ -27,14 +27,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from deploy_helpers import DEPLOY, REPO, build_dir  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def tiny_lightning(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tiny") / "lightning"
-    subprocess.run([sys.executable, str(REPO / "tools/make_tiny_sdxl.py"), "--config", "lightning",
-                    str(out)], check=True, capture_output=True)
-    return out
 
 
 def _engine_or_skip() -> Path:

@@ -44,28 +44,18 @@ def error_lines(stderr: str) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def tiny_pipeline(tmp_path_factory):
-    pytest.importorskip("diffusers", reason="tools/make_tiny_sdxl.py needs diffusers (make deps)")
-    out = tmp_path_factory.mktemp("tiny-sdxl") / "lightning"
-    proc = subprocess.run([sys.executable, str(REPO_ROOT / "tools/make_tiny_sdxl.py"), "--config",
-                           "lightning", str(out)], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    return out
-
-
-@pytest.fixture(scope="session")
-def buckets(sdxl_binary, s3_server, tiny_pipeline, tmp_path_factory):
+def buckets(sdxl_binary, s3_server, tiny_lightning, tmp_path_factory):
     """One bucket holding the prepared model (MODEL_PATH) and the plain copy (PLAIN_PATH)."""
     bucket = s3_server.new_bucket("pull")
     env = s3_server.env()
     for k in [k for k in env if k.startswith("HF_")]:
         del env[k]
     env["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("prep-cache"))
-    prep = subprocess.run([str(sdxl_binary), "prepare-model", str(tiny_pipeline), bucket,
+    prep = subprocess.run([str(sdxl_binary), "prepare-model", str(tiny_lightning), bucket,
                            "--path", MODEL_PATH], env=env, capture_output=True, text=True,
                           timeout=600)
     assert prep.returncode == 0, prep.stderr
-    cp = subprocess.run([str(sdxl_binary), "-q", "cp", "--recursive", str(tiny_pipeline),
+    cp = subprocess.run([str(sdxl_binary), "-q", "cp", "--recursive", str(tiny_lightning),
                          f"s3://{bucket}/{PLAIN_PATH}"], env=env, capture_output=True, text=True,
                         timeout=600)
     assert cp.returncode == 0, cp.stderr
@@ -145,7 +135,7 @@ def test_pulled_folder_loads_with_diffusers(sdxl_run, buckets, tmp_path):
     assert pipe.unet is not None and pipe.vae is not None
 
 
-def test_plain_diffusers_bucket_and_environment(sdxl_run, s3_server, buckets, tiny_pipeline,
+def test_plain_diffusers_bucket_and_environment(sdxl_run, s3_server, buckets, tiny_lightning,
                                                 tmp_path):
     bucket = buckets["bucket"]
     cache = tmp_path / "models"
@@ -156,9 +146,9 @@ def test_plain_diffusers_bucket_and_environment(sdxl_run, s3_server, buckets, ti
     model_dir = Path(first.stdout.strip())
     assert model_dir == (cache / bucket / PLAIN_PATH).resolve()
     assert "no manifest" in first.stderr
-    for src in tiny_pipeline.rglob("*"):
+    for src in tiny_lightning.rglob("*"):
         if src.is_file():
-            rel = src.relative_to(tiny_pipeline)
+            rel = src.relative_to(tiny_lightning)
             assert (model_dir / rel).read_bytes() == src.read_bytes(), rel
     assert not (model_dir / MANIFEST).exists()
     assert (model_dir / MARKER).is_file()
@@ -167,8 +157,8 @@ def test_plain_diffusers_bucket_and_environment(sdxl_run, s3_server, buckets, ti
     assert again.stdout.strip() == str(model_dir)
     assert again.stderr == ""
     state = json.loads((model_dir / STATE).read_text())
-    assert set(state["files"]) == {str(p.relative_to(tiny_pipeline)) for p in
-                                   tiny_pipeline.rglob("*") if p.is_file()}
+    assert set(state["files"]) == {str(p.relative_to(tiny_lightning)) for p in
+                                   tiny_lightning.rglob("*") if p.is_file()}
 
 
 def test_two_concurrent_pulls_share_one_download(sdxl_binary, s3_server, buckets, fault_proxy,
@@ -307,6 +297,50 @@ def test_sigkill_mid_pull_then_rerun_completes(sdxl_binary, sdxl_run, s3_server,
     for p in done_before:
         assert f"{MODEL_PATH}/{p}" not in refetched, f"{p} was downloaded again after the kill"
     assert f"{len(done_before)} reused" in rerun.stderr, rerun.stderr
+
+
+def test_sigkill_pull_at_random_points(sdxl_binary, sdxl_run, s3_server, buckets, fault_proxy,
+                                       tmp_path):
+    """SIGKILL at seeded random points (SDXL_KILL_SEED, SDXL_KILL_POINTS, as
+    tests/storage/test_kill_points.py): the cache is never marked ready early, every file under a
+    final name is verified, and a rerun completes with nothing left over."""
+    import random
+
+    points = int(os.environ.get("SDXL_KILL_POINTS", "5"))
+    seed = int(os.environ.get("SDXL_KILL_SEED", "20261205"))
+    bucket, manifest = buckets["bucket"], buckets["manifest"]
+    by_path = {f["path"]: f for f in manifest["files"]}
+    fault_proxy.add_rule("delay", method="GET", path=rf"^/{bucket}/{MODEL_PATH}/[^?]+$",
+                         seconds=0.3, times=None)
+    env = s3_server.env(endpoint=fault_proxy.endpoint)
+    args = [str(sdxl_binary), "pull", f"s3://{bucket}/{MODEL_PATH}", "--concurrency", "2"]
+    start = time.monotonic()
+    subprocess.run([*args, "--cache", str(tmp_path / "ref")], env=env, check=True,
+                   capture_output=True, timeout=300)
+    duration = time.monotonic() - start
+    rng = random.Random(f"{seed}:pull")
+    kill_times = sorted(rng.uniform(0.0, 1.2 * duration) for _ in range(points))
+    print(f"\npull: SDXL_KILL_SEED={seed}, reference {duration:.2f} s, kill at "
+          + ", ".join(f"{t:.2f}" for t in kill_times))
+    for i, at in enumerate(kill_times):
+        cache = tmp_path / f"cache{i}"
+        model_dir = cache / bucket / MODEL_PATH
+        proc = subprocess.Popen([*args, "--cache", str(cache)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            proc.wait(timeout=at)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode in (0, -signal.SIGKILL), err
+        if proc.returncode != 0:
+            assert not (model_dir / MARKER).exists(), f"ready after a kill at {at:.2f} s"
+        for p, f in by_path.items():
+            if (model_dir / p).exists():
+                assert sha256(model_dir / p) == f["sha256"], f"{p} unverified (kill at {at:.2f})"
+        rerun = pull(sdxl_run, f"s3://{bucket}/{MODEL_PATH}", "--cache", cache, env=env)
+        assert rerun.returncode == 0, rerun.stderr
+        check_prepared_copy(Path(rerun.stdout.strip()), manifest)
 
 
 def test_generate_pulls_s3_models(sdxl_binary, sdxl_run, s3_server, buckets, tmp_path):

@@ -176,6 +176,39 @@ def test_rerun_on_complete_model_uploads_nothing(sdxl_binary, s3_server, prep_en
     assert JOURNAL not in list_keys(s3, bucket, "m")
 
 
+def test_rerun_repairs_a_damaged_model(sdxl_binary, s3_server, prep_env, hub):
+    """A "complete" model that lost an object, then one whose manifest is garbage: a rerun puts
+    back exactly what is missing and republishes the manifest. The destination is given as
+    s3://bucket/prefix, under which MODEL_PATH defaults to the repo id."""
+    s3 = s3_server.boto3_client()
+    bucket = s3_server.new_bucket("prep")
+    env = prep_env()
+    dest = f"s3://{bucket}/models"
+    first = run_prepare(sdxl_binary, env, "org/tiny-sdxl", dest)
+    assert first.returncode == 0, first.stderr
+    block = env_block(first.stdout)
+    assert block["MODEL_BUCKET_NAME"] == bucket and block["MODEL_PATH"] == "models/org/tiny-sdxl"
+    good = list_keys(s3, bucket, "models/org/tiny-sdxl")
+    assert set(good) == PIPELINE_KEYS | {MANIFEST}
+    manifest = s3.get_object(Bucket=bucket, Key=f"models/org/tiny-sdxl/{MANIFEST}")["Body"].read()
+
+    lost = "vae/diffusion_pytorch_model.safetensors"
+    s3.delete_object(Bucket=bucket, Key=f"models/org/tiny-sdxl/{lost}")
+    second = run_prepare(sdxl_binary, env, "org/tiny-sdxl", dest)
+    assert second.returncode == 0, second.stderr
+    again = list_keys(s3, bucket, "models/org/tiny-sdxl")
+    assert set(again) == set(good)
+    assert again[lost]["Size"] == good[lost]["Size"]
+    assert s3.get_object(Bucket=bucket, Key=f"models/org/tiny-sdxl/{MANIFEST}")["Body"].read() == manifest
+
+    s3.put_object(Bucket=bucket, Key=f"models/org/tiny-sdxl/{MANIFEST}", Body=b"{not json")
+    third = run_prepare(sdxl_binary, env, "org/tiny-sdxl", dest)
+    assert third.returncode == 0, third.stderr
+    assert json.loads(s3.get_object(Bucket=bucket, Key=f"models/org/tiny-sdxl/{MANIFEST}")["Body"].read()) \
+        == json.loads(manifest)
+    assert set(list_keys(s3, bucket, "models/org/tiny-sdxl")) == set(good)
+
+
 def test_kill_during_upload_then_resume(sdxl_binary, s3_server, prep_env, hub, fault_proxy):
     s3 = s3_server.boto3_client()
     bucket = s3_server.new_bucket("prep")
@@ -222,6 +255,66 @@ def test_kill_during_upload_then_resume(sdxl_binary, s3_server, prep_env, hub, f
             assert obj["Size"] == sizes[key], key
     for key, etag in done_before.items():
         assert final[key]["ETag"].strip('"') == etag
+
+
+def test_sigkill_at_random_points_then_rerun(sdxl_binary, s3_server, prep_env, hub, fault_proxy,
+                                             tmp_path):
+    """SIGKILL at seeded random points of the whole run (Hub download, conversion, upload; seed
+    and count from SDXL_KILL_SEED / SDXL_KILL_POINTS as tests/storage/test_kill_points.py), each
+    with a fresh HF cache and prefix: no manifest before the model is complete, every object under
+    a final key is exact, the rerun completes and no multipart upload is left open."""
+    import hashlib
+    import random
+
+    points = int(os.environ.get("SDXL_KILL_POINTS", "5"))
+    seed = int(os.environ.get("SDXL_KILL_SEED", "20261205"))
+    s3 = s3_server.boto3_client()
+    bucket = s3_server.new_bucket("prep")
+    fault_proxy.add_rule("delay", method="PUT", path=r"/p\d+/", seconds=0.2, times=None)
+    hub.configure(cdn_bytes_per_sec=8 << 20)
+
+    def env_for(i):
+        return prep_env(endpoint=fault_proxy.endpoint, HF_HOME=tmp_path / f"hf{i}",
+                        XDG_CACHE_HOME=tmp_path / f"cache{i}")
+
+    start = time.monotonic()
+    ref = run_prepare(sdxl_binary, env_for("ref"), "org/tiny-sdxl", bucket, "--path", "pref",
+                      "-j", "2")
+    assert ref.returncode == 0, ref.stderr
+    duration = time.monotonic() - start
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=f"pref/{MANIFEST}")["Body"].read())
+    sha = {f["path"]: f["sha256"] for f in manifest["files"]}
+    rng = random.Random(f"{seed}:prepare-model")
+    kill_times = sorted(rng.uniform(0.0, 1.2 * duration) for _ in range(points))
+    print(f"\nprepare-model: SDXL_KILL_SEED={seed}, reference {duration:.2f} s, kill at "
+          + ", ".join(f"{t:.2f}" for t in kill_times))
+    for i, at in enumerate(kill_times):
+        prefix = f"p{i}"
+        env = env_for(i)
+        proc = subprocess.Popen([str(sdxl_binary), "prepare-model", "org/tiny-sdxl", bucket,
+                                 "--path", prefix, "-j", "2"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            proc.wait(timeout=at)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode in (0, -signal.SIGKILL), err
+        time.sleep(0.5)  # requests the killed process left in the delaying proxy land first
+        keys = list_keys(s3, bucket, prefix)
+        if proc.returncode != 0:
+            assert MANIFEST not in keys, f"manifest published by a run killed at {at:.2f} s"
+        for key in keys:
+            if key in sha:
+                body = s3.get_object(Bucket=bucket, Key=f"{prefix}/{key}")["Body"].read()
+                assert hashlib.sha256(body).hexdigest() == sha[key], \
+                    f"{key} partial after a kill at {at:.2f} s"
+        rerun = run_prepare(sdxl_binary, env, "org/tiny-sdxl", bucket, "--path", prefix)
+        assert rerun.returncode == 0, rerun.stderr
+        assert set(list_keys(s3, bucket, prefix)) == PIPELINE_KEYS | {MANIFEST}
+        again = json.loads(s3.get_object(Bucket=bucket, Key=f"{prefix}/{MANIFEST}")["Body"].read())
+        assert {f["path"]: f["sha256"] for f in again["files"]} == sha
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
 def test_kill_during_download_resumes_with_range(sdxl_binary, s3_server, prep_env, hub, tmp_path):

@@ -5,22 +5,9 @@ request, the image fetched from its presigned URL in the output bucket."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import urllib.request
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def tiny_lightning(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tiny") / "lightning"
-    subprocess.run([sys.executable, str(REPO / "tools/make_tiny_sdxl.py"), "--config", "lightning",
-                    str(out)], check=True, capture_output=True)
-    return out
-
 
 @pytest.fixture
 def real_engine(sdxl_binary):
