@@ -54,7 +54,7 @@ std::optional<std::time_t> ParseIso8601Utc(std::string_view s) {
 std::string FormatIso8601Utc(std::time_t t) {
   std::tm tm{};
   if (gmtime_r(&t, &tm) == nullptr) return "";
-  char buf[40];
+  char buf[64];  // room for any int year, so the compiler sees no truncation
   std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.000Z", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;

@@ -81,5 +81,59 @@ TEST(EulerSchedule, LinearBetasLongTable) {
   EXPECT_EQ(s->alphas_cumprod().size(), 1100u);
 }
 
+// The scheduler variants a model's scheduler_config.json may set: trained betas are used as
+// given (and win over beta_schedule, as in diffusers); the ones the engine cannot honour are
+// refused with a message that names the setting, never silently ignored.
+TEST(EulerSchedule, TrainedBetasAreUsedAsGiven) {
+  const auto base = EulerSchedule::Create(SdxlBase(TimestepSpacing::kTrailing), 4);
+  ASSERT_TRUE(base.ok());
+  // The scaled_linear table, written out: the same schedule must come back.
+  SchedulerConfig c = SdxlBase(TimestepSpacing::kTrailing);
+  c.beta_schedule = "not-a-schedule";  // ignored when trained_betas is set
+  double prev = 1.0;
+  for (float ac : base->alphas_cumprod()) {
+    c.trained_betas.push_back(1.0 - static_cast<double>(ac) / prev);
+    prev = ac;
+  }
+  const auto trained = EulerSchedule::Create(c, 4);
+  ASSERT_TRUE(trained.ok()) << trained.status().message();
+  EXPECT_EQ(trained->timesteps(), base->timesteps());
+  for (size_t i = 0; i < base->sigmas().size(); ++i) {
+    EXPECT_NEAR(trained->sigmas()[i], base->sigmas()[i], 1e-3 * (1 + base->sigmas()[i]));
+  }
+  // Other betas give another schedule (the table is really read).
+  for (double& b : c.trained_betas) b *= 0.5;
+  const auto halved = EulerSchedule::Create(c, 4);
+  ASSERT_TRUE(halved.ok());
+  EXPECT_LT(halved->sigmas()[0], base->sigmas()[0] * 0.9);
+}
+
+TEST(EulerSchedule, UnsupportedVariantsAreRefusedByName) {
+  SchedulerConfig c = SdxlBase(TimestepSpacing::kTrailing);
+  c.trained_betas = {0.1, 0.2};  // not num_train_timesteps entries
+  auto wrong_length = EulerSchedule::Create(c, 4);
+  ASSERT_FALSE(wrong_length.ok());
+  EXPECT_NE(wrong_length.status().message().find("trained_betas"), std::string::npos);
+
+  c = SdxlBase(TimestepSpacing::kTrailing);
+  c.rescale_betas_zero_snr = true;
+  auto zero_snr = EulerSchedule::Create(c, 4);
+  ASSERT_FALSE(zero_snr.ok());
+  EXPECT_EQ(zero_snr.status().code(), core::Code::kInvalidArgument);
+  EXPECT_NE(zero_snr.status().message().find("rescale_betas_zero_snr"), std::string::npos);
+
+  c = SdxlBase(TimestepSpacing::kTrailing);
+  c.beta_schedule = "sigmoid";
+  auto schedule = EulerSchedule::Create(c, 4);
+  ASSERT_FALSE(schedule.ok());
+  EXPECT_NE(schedule.status().message().find("\"sigmoid\""), std::string::npos);
+  EXPECT_NE(schedule.status().message().find("scaled_linear"), std::string::npos);
+
+  c = SdxlBase(TimestepSpacing::kTrailing);
+  c.class_name = "EulerAncestralDiscreteScheduler";
+  c.prediction_type = PredictionType::kSample;
+  EXPECT_FALSE(EulerSchedule::Create(c, 4).ok());
+}
+
 }  // namespace
 }  // namespace sdxl::sdxl
