@@ -21,6 +21,7 @@
 #include "image/image.h"
 #include "loader/load_model.h"
 #include "loader/resolve_model.h"
+#include "sdxl/aspect_ratio.h"
 #include "sdxl/engine_loader.h"
 #include "sdxl/pipeline.h"
 #include "sdxl/request_shaping.h"
@@ -318,6 +319,16 @@ void AddGenerateCommand(CLI::App& app, CliContext& ctx, Action* run) {
   auto* ar = cmd->add_option("--aspect-ratio", a->aspect_ratio,
                              "One of 1:1 16:9 21:9 3:2 2:3 4:5 5:4 9:16 9:21 4:3 3:4");
   ar->excludes(w)->excludes(h);
+  // A bad choice is a usage error (exit 2) found before the model loads, not after.
+  ar->check(
+      [](const std::string& v) -> std::string {
+        const auto names = sdxl::AspectRatioNames();
+        if (std::find(names.begin(), names.end(), v) != names.end()) return "";
+        std::string list;
+        for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+        return "unknown aspect ratio \"" + v + "\"; use one of " + list;
+      },
+      "RATIO");
   cmd->add_option("--num-outputs", a->num_outputs, "Images to generate (batched)")
       ->check(CLI::Range(1, 16));
   cmd->add_option("--format", a->format, "png, jpg or webp (default: from --out, else png)");

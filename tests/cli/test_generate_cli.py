@@ -109,3 +109,31 @@ def test_negative_prompt_without_guidance_warns(sdxl_run, fake_engine, tmp_path,
     proc = sdxl_run(*args, env=env_for(fake_engine, tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert "--negative-prompt has no effect" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("fmt,magic", [("png", b"\x89PNG"), ("jpg", b"\xff\xd8\xff"),
+                                       ("webp", b"RIFF")])
+def test_format_picks_the_encoder_whatever_the_extension(sdxl_run, fake_engine, tmp_path, fmt,
+                                                         magic):
+    model = make_model(tmp_path / "model")
+    out = tmp_path / "img.out"
+    proc = sdxl_run("generate", "--model", model, "--prompt", "a cat", "--seed", "1",
+                    "--format", fmt, "--out", out, env=env_for(fake_engine, tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes().startswith(magic)
+
+
+def test_aspect_ratio_choices_and_conflicts(sdxl_run, fake_engine, tmp_path):
+    model = make_model(tmp_path / "model")
+    env = env_for(fake_engine, tmp_path)
+    ok = sdxl_run("generate", "--model", model, "--prompt", "a cat", "--aspect-ratio", "16:9",
+                  "--out", tmp_path / "wide.png", env=env)
+    assert ok.returncode == 0, ok.stderr
+    bad = sdxl_run("generate", "--model", model, "--prompt", "a cat", "--aspect-ratio", "7:3",
+                   "--out", tmp_path / "bad.png", env=env)
+    assert bad.returncode == 2, bad.stderr
+    assert "7:3" in bad.stderr and "16:9" in bad.stderr, bad.stderr
+    both = sdxl_run("generate", "--model", model, "--prompt", "a cat", "--aspect-ratio", "1:1",
+                    "--width", "64", "--height", "64", "--out", tmp_path / "x.png", env=env)
+    assert both.returncode == 2, both.stderr
+    assert not (tmp_path / "bad.png").exists() and not (tmp_path / "x.png").exists()
