@@ -21,6 +21,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "tools"))
+import kill_points  # noqa: E402  (tools/kill_points.py)
 
 pytestmark = pytest.mark.s3
 
@@ -119,7 +120,7 @@ def test_pull_prepared_model_then_rerun_reuses(sdxl_run, s3_server, buckets, fau
     fixed = pull(sdxl_run, f"s3://{bucket}/{MODEL_PATH}", "--cache", cache,
                  env=s3_server.env(endpoint=fault_proxy.endpoint))
     assert fixed.returncode == 0, fixed.stderr
-    assert f"2 files downloaded" in fixed.stderr, fixed.stderr
+    assert "2 files downloaded" in fixed.stderr, fixed.stderr
     assert sorted(object_gets(fault_proxy, bucket)) == sorted(
         [f"{MODEL_PATH}/{MANIFEST}", f"{MODEL_PATH}/unet/diffusion_pytorch_model.safetensors",
          f"{MODEL_PATH}/vae/diffusion_pytorch_model.safetensors"])
@@ -304,10 +305,6 @@ def test_sigkill_pull_at_random_points(sdxl_binary, sdxl_run, s3_server, buckets
     """SIGKILL at seeded random points (SDXL_KILL_SEED, SDXL_KILL_POINTS, as
     tests/storage/test_kill_points.py): the cache is never marked ready early, every file under a
     final name is verified, and a rerun completes with nothing left over."""
-    import random
-
-    points = int(os.environ.get("SDXL_KILL_POINTS", "5"))
-    seed = int(os.environ.get("SDXL_KILL_SEED", "20261205"))
     bucket, manifest = buckets["bucket"], buckets["manifest"]
     by_path = {f["path"]: f for f in manifest["files"]}
     fault_proxy.add_rule("delay", method="GET", path=rf"^/{bucket}/{MODEL_PATH}/[^?]+$",
@@ -318,22 +315,12 @@ def test_sigkill_pull_at_random_points(sdxl_binary, sdxl_run, s3_server, buckets
     subprocess.run([*args, "--cache", str(tmp_path / "ref")], env=env, check=True,
                    capture_output=True, timeout=300)
     duration = time.monotonic() - start
-    rng = random.Random(f"{seed}:pull")
-    kill_times = sorted(rng.uniform(0.0, 1.2 * duration) for _ in range(points))
-    print(f"\npull: SDXL_KILL_SEED={seed}, reference {duration:.2f} s, kill at "
-          + ", ".join(f"{t:.2f}" for t in kill_times))
+    kill_times = kill_points.schedule("pull", duration)
     for i, at in enumerate(kill_times):
         cache = tmp_path / f"cache{i}"
         model_dir = cache / bucket / MODEL_PATH
-        proc = subprocess.Popen([*args, "--cache", str(cache)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            proc.wait(timeout=at)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-        _out, err = proc.communicate(timeout=60)
-        assert proc.returncode in (0, -signal.SIGKILL), err
-        if proc.returncode != 0:
+        code = kill_points.run_and_kill([*args, "--cache", cache], env, at)
+        if code != 0:
             assert not (model_dir / MARKER).exists(), f"ready after a kill at {at:.2f} s"
         for p, f in by_path.items():
             if (model_dir / p).exists():

@@ -15,6 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import kill_points  # tools/kill_points.py (tests/conftest.py puts tools/ on sys.path)
 import pytest
 
 # Load this folder's conftest by path: several test folders have a conftest.py, and a plain
@@ -264,10 +265,7 @@ def test_sigkill_at_random_points_then_rerun(sdxl_binary, s3_server, prep_env, h
     with a fresh HF cache and prefix: no manifest before the model is complete, every object under
     a final key is exact, the rerun completes and no multipart upload is left open."""
     import hashlib
-    import random
 
-    points = int(os.environ.get("SDXL_KILL_POINTS", "5"))
-    seed = int(os.environ.get("SDXL_KILL_SEED", "20261205"))
     s3 = s3_server.boto3_client()
     bucket = s3_server.new_bucket("prep")
     fault_proxy.add_rule("delay", method="PUT", path=r"/p\d+/", seconds=0.2, times=None)
@@ -284,25 +282,15 @@ def test_sigkill_at_random_points_then_rerun(sdxl_binary, s3_server, prep_env, h
     duration = time.monotonic() - start
     manifest = json.loads(s3.get_object(Bucket=bucket, Key=f"pref/{MANIFEST}")["Body"].read())
     sha = {f["path"]: f["sha256"] for f in manifest["files"]}
-    rng = random.Random(f"{seed}:prepare-model")
-    kill_times = sorted(rng.uniform(0.0, 1.2 * duration) for _ in range(points))
-    print(f"\nprepare-model: SDXL_KILL_SEED={seed}, reference {duration:.2f} s, kill at "
-          + ", ".join(f"{t:.2f}" for t in kill_times))
+    kill_times = kill_points.schedule("prepare-model", duration)
     for i, at in enumerate(kill_times):
         prefix = f"p{i}"
         env = env_for(i)
-        proc = subprocess.Popen([str(sdxl_binary), "prepare-model", "org/tiny-sdxl", bucket,
-                                 "--path", prefix, "-j", "2"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            proc.wait(timeout=at)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-        _out, err = proc.communicate(timeout=60)
-        assert proc.returncode in (0, -signal.SIGKILL), err
+        code = kill_points.run_and_kill([sdxl_binary, "prepare-model", "org/tiny-sdxl", bucket,
+                                         "--path", prefix, "-j", "2"], env, at)
         time.sleep(0.5)  # requests the killed process left in the delaying proxy land first
         keys = list_keys(s3, bucket, prefix)
-        if proc.returncode != 0:
+        if code != 0:
             assert MANIFEST not in keys, f"manifest published by a run killed at {at:.2f} s"
         for key in keys:
             if key in sha:

@@ -9,18 +9,15 @@ those bytes. The engine is the torch-free fake, so the test is about the server'
 
 from __future__ import annotations
 
-import os
-import random
 import signal
 import time
 import urllib.request
 
+import kill_points
 import pytest
 
 pytestmark = pytest.mark.s3
 
-KILL_POINTS = int(os.environ.get("SDXL_KILL_POINTS", "5"))
-KILL_SEED = int(os.environ.get("SDXL_KILL_SEED", "20261205"))
 REQUEST = {"input": {"prompt": "a lighthouse", "num_outputs": 3, "seed": 11,
                      "output_format": "png"}}
 
@@ -48,10 +45,7 @@ def test_sigkill_serve_during_output_uploads(serve_factory, s3_server, fault_pro
     expected = set(outputs)
     ref_server.stop()
 
-    rng = random.Random(f"{KILL_SEED}:serve-upload")
-    points = sorted(rng.uniform(0.0, 1.2 * duration) for _ in range(KILL_POINTS))
-    print(f"\nserve: SDXL_KILL_SEED={KILL_SEED}, prediction {duration:.2f} s, kill at "
-          + ", ".join(f"{p:.2f}" for p in points))
+    points = kill_points.schedule("serve-upload", duration)
     for at in points:
         s = serve_factory(model=fake_model, env=env)
         r = s.request("POST", "/predictions", REQUEST, headers={"Prefer": "respond-async"})

@@ -8,21 +8,19 @@ A killed process cannot clean up, so the guarantees are about what the next run 
   - a killed multipart upload stays open in the bucket (S3 has no owner process to notice), and
     `sdxl-tigris uploads` lists exactly those and `uploads --abort --older-than 0` aborts them all.
 
-Kill times are drawn uniformly over 1.2 x the duration of an uninterrupted reference run (so some
-land before the first request and some after the end), from SDXL_KILL_SEED (default below) and
-the test's name; SDXL_KILL_POINTS sets how many per test (default 5; `make kill-test` runs 40).
-The seed and the points are printed, so a failure can be replayed.
+Kill times come from tools/kill_points.py: uniform over 1.2 x an uninterrupted reference run (so
+some land before the first request and some after the end), from SDXL_KILL_SEED and the test's
+name; SDXL_KILL_POINTS per test (default 5; `make kill-test` runs 40). The seed and the points are
+printed, so a failure can be replayed.
 """
 
 from __future__ import annotations
 
-import os
-import random
-import signal
 import subprocess
 import time
 from pathlib import Path
 
+import kill_points
 import pytest
 
 from s3util import (MiB, all_entries, cp_tuning, list_keys, open_uploads, sha256_file,
@@ -30,18 +28,9 @@ from s3util import (MiB, all_entries, cp_tuning, list_keys, open_uploads, sha256
 
 pytestmark = pytest.mark.s3
 
-KILL_POINTS = int(os.environ.get("SDXL_KILL_POINTS", "5"))
-KILL_SEED = int(os.environ.get("SDXL_KILL_SEED", "20261205"))
+KILL_POINTS = kill_points.points()
 SIZE = 17 * MiB + 4321  # 4 parts of 5 MiB (the last one short)
 DELAY = 0.25  # seconds the fault proxy holds each data request, so a kill lands mid-transfer
-
-
-def kill_points(name: str, duration: float) -> list[float]:
-    rng = random.Random(f"{KILL_SEED}:{name}")
-    points = sorted(rng.uniform(0.0, 1.2 * duration) for _ in range(KILL_POINTS))
-    print(f"\n{name}: SDXL_KILL_SEED={KILL_SEED}, reference run {duration:.2f} s, kill at "
-          + ", ".join(f"{p:.2f}" for p in points) + " s")
-    return points
 
 
 def timed_run(binary: Path, args: list[str], env: dict) -> float:
@@ -53,16 +42,7 @@ def timed_run(binary: Path, args: list[str], env: dict) -> float:
 
 
 def kill_at(binary: Path, args: list[str], env: dict, seconds: float) -> int:
-    """Starts the binary, SIGKILLs it after `seconds` (unless it ended first); its exit code."""
-    proc = subprocess.Popen([str(binary), *args], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    try:
-        proc.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGKILL)
-    _out, err = proc.communicate(timeout=60)
-    assert proc.returncode in (0, -signal.SIGKILL), f"exit {proc.returncode}: {err!r}"
-    return proc.returncode
+    return kill_points.run_and_kill([binary, *args], env, seconds)
 
 
 def temps(root: Path) -> list[str]:
@@ -97,7 +77,7 @@ def test_sigkill_upload_at_random_points(sdxl_binary, sdxl_run, s3_server, fault
     fault_proxy.add_rule("delay", method="PUT", path=r"[?&]partNumber=", seconds=DELAY, times=None)
     args = ["cp", *cp_tuning(5 * MiB, concurrency=2), str(src)]
     duration = timed_run(sdxl_binary, [*args, f"s3://{bucket}/ref.bin"], env)
-    for i, at in enumerate(kill_points("upload", duration)):
+    for i, at in enumerate(kill_points.schedule("upload", duration)):
         key = f"k{i}/model.bin"
         kill_at(sdxl_binary, [*args, f"s3://{bucket}/{key}"], env, at)
         if key in list_keys(client, bucket, f"k{i}/"):
@@ -122,7 +102,7 @@ def test_sigkill_download_at_random_points(sdxl_binary, s3_server, fault_proxy, 
     fault_proxy.add_rule("delay", method="GET", path=r"/model\.bin$", seconds=DELAY, times=None)
     args = ["cp", *cp_tuning(5 * MiB, concurrency=2), f"s3://{bucket}/model.bin"]
     duration = timed_run(sdxl_binary, [*args, str(tmp_path / "ref.bin")], env)
-    for i, at in enumerate(kill_points("download", duration)):
+    for i, at in enumerate(kill_points.schedule("download", duration)):
         out = tmp_path / f"out{i}"
         out.mkdir()
         dest = out / "model.bin"
@@ -155,7 +135,7 @@ def test_sigkill_recursive_copies_at_random_points(sdxl_binary, sdxl_run, s3_ser
     down = ["cp", "--recursive", *cp_tuning(5 * MiB, concurrency=2)]
     t_up = timed_run(sdxl_binary, [*up, f"s3://{bucket}/ref"], env)
     t_down = timed_run(sdxl_binary, [*down, f"s3://{bucket}/ref", str(tmp_path / "ref")], env)
-    for i, at in enumerate(kill_points("recursive-up", t_up)):
+    for i, at in enumerate(kill_points.schedule("recursive-up", t_up)):
         prefix = f"up{i}"
         kill_at(sdxl_binary, [*up, f"s3://{bucket}/{prefix}"], env, at)
         for key in list_keys(client, bucket, prefix + "/"):
@@ -164,7 +144,7 @@ def test_sigkill_recursive_copies_at_random_points(sdxl_binary, sdxl_run, s3_ser
         subprocess.run([str(sdxl_binary), *up, f"s3://{bucket}/{prefix}"], env=env, check=True,
                        capture_output=True, timeout=120)
         assert {k[len(prefix) + 1:] for k in list_keys(client, bucket, prefix + "/")} == set(want)
-    for i, at in enumerate(kill_points("recursive-down", t_down)):
+    for i, at in enumerate(kill_points.schedule("recursive-down", t_down)):
         out = tmp_path / f"down{i}"
         kill_at(sdxl_binary, [*down, f"s3://{bucket}/ref", str(out)], env, at)
         if out.exists():
