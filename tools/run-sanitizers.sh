@@ -77,12 +77,13 @@ run_asan() {
   # same client paths as tests/storage, against moto) and the SIGKILL tests (a killed process
   # reports nothing; their reruns are the cp/pull/prepare runs tested here anyway).
   # Deselected: the RSS-growth check (ASan's quarantine holds freed memory by design; LeakSanitizer
-  # checks leaks instead) and the one loader test that needs the real engine.
+  # checks leaks instead) and the loader tests that need the real engine.
   run_pytest "$build" pytest-junit.xml tests/storage tests/cli tests/prepare tests/loader \
     tests/weights tests/serve/test_serve_api.py \
     --ignore tests/storage/test_kill_points.py \
     --deselect tests/serve/test_serve_api.py::test_sequential_predictions_do_not_leak \
     --deselect tests/loader/test_pull.py::test_pull_load_streams_into_the_engine_through_resets \
+    --deselect tests/loader/test_pull.py::test_a_full_disk_still_loads_without_the_cache \
     --deselect tests/loader/test_pull.py::test_sigkill_pull_at_random_points \
     --deselect tests/prepare/test_prepare_model.py::test_sigkill_at_random_points_then_rerun \
     || status=1
@@ -113,6 +114,7 @@ run_tsan() {
     tests/loader tests/storage/test_cp_roundtrip.py \
     --deselect tests/serve/test_serve_api.py::test_sequential_predictions_do_not_leak \
     --deselect tests/loader/test_pull.py::test_pull_load_streams_into_the_engine_through_resets \
+    --deselect tests/loader/test_pull.py::test_a_full_disk_still_loads_without_the_cache \
     || status=1
   unset SDXL_KILL_POINTS
   check_logs "$logs" "TSan" || status=1

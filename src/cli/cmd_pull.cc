@@ -4,7 +4,9 @@
 // A rerun reuses every file that still matches; Ctrl-C stops it (exit 130) with nothing partial
 // under a final name, and the next run resumes. With --load the engine loads the pipeline while
 // it downloads (the weights stream into it, loader/load_model.h), which checks that the model
-// loads on this machine and measures the cold start (phase timings on stderr).
+// loads on this machine and measures the cold start (phase timings on stderr); then a disk too
+// small for the cache does not stop it: the weights load without being cached (a warning, and
+// the summary counts them). Without --load a full disk is an error up front.
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -68,20 +70,32 @@ int PullAndLoad(const PullArgs& args, const CliContext& ctx, storage::ObjectStor
   if (!ctx.quiet) {
     const auto& s = loaded->pulled.stats;
     const auto& t = loaded->pulled.timings;
+    std::string not_cached;
+    if (s.files_not_cached > 0) {
+      not_cached = ", " + std::to_string(s.files_not_cached) + " of them (" +
+                   core::FormatBytes(static_cast<double>(s.bytes_not_cached)) +
+                   ") not cached: the disk is full";
+    }
+    std::string refetched;
+    if (loaded->bytes_on_demand > 0) {
+      refetched = ", " + core::FormatBytes(static_cast<double>(loaded->bytes_on_demand)) +
+                  " read from the bucket on demand (not cached)";
+    }
     std::fprintf(stderr,
-                 "pull: %s: %d file%s downloaded (%s), %d reused (%s); list %.2f s, plan %.2f s, "
-                 "transfer %.2f s (verify %.2f s)\n"
+                 "pull: %s: %d file%s downloaded (%s)%s, %d reused (%s); list %.2f s, plan %.2f "
+                 "s, transfer %.2f s (verify %.2f s)\n"
                  "load: engine opened in %.2f s; pipeline on %s (%s) ready %.2f s after the "
                  "load started (overlapping the pull); weights %s streamed from the download, "
-                 "%s read from the cache; total %.2f s\n",
+                 "%s read from the cache%s; total %.2f s\n",
                  loader::ToUri(ref).c_str(), s.files_downloaded, s.files_downloaded == 1 ? "" : "s",
-                 core::FormatBytes(static_cast<double>(s.bytes_downloaded)).c_str(), s.files_reused,
+                 core::FormatBytes(static_cast<double>(s.bytes_downloaded)).c_str(),
+                 not_cached.c_str(), s.files_reused,
                  core::FormatBytes(static_cast<double>(s.bytes_reused)).c_str(), t.list_s, t.plan_s,
                  t.transfer_s, t.verify_s, engine_open_s, loaded->pipeline->device_name().c_str(),
                  loaded->pipeline->dtype_name().c_str(), loaded->load_s,
                  core::FormatBytes(static_cast<double>(loaded->bytes_streamed)).c_str(),
                  core::FormatBytes(static_cast<double>(loaded->bytes_from_disk)).c_str(),
-                 loaded->total_s);
+                 refetched.c_str(), loaded->total_s);
   }
   return 0;
 }

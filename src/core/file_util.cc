@@ -46,7 +46,14 @@ std::size_t RemoveAbandonedTemps(const fs::path& path, int min_age_s) {
   fs::directory_iterator it(DirOf(path), ec);
   if (ec) return 0;
   std::size_t removed = 0;
-  const std::time_t now = std::time(nullptr);
+  // Ages in nanoseconds: with whole seconds a file changed at 0.9 s would look a second old at 1.0
+  // s.
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  const auto ns = [](const struct timespec& t) {
+    return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+  };
+  const std::int64_t min_age_ns = static_cast<std::int64_t>(min_age_s) * 1'000'000'000;
   for (; it != fs::directory_iterator(); it.increment(ec)) {
     if (ec) break;
     const fs::path& p = it->path();
@@ -58,7 +65,8 @@ std::size_t RemoveAbandonedTemps(const fs::path& path, int min_age_s) {
       continue;
     }
     struct stat st {};
-    if (::lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || now - st.st_ctime < min_age_s) {
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+        ns(now) - ns(st.st_ctim) < min_age_ns) {
       continue;
     }
     UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));

@@ -33,6 +33,8 @@ std::string_view CodeName(Code code) {
       return "UNIMPLEMENTED";
     case Code::kInternal:
       return "INTERNAL";
+    case Code::kResourceExhausted:
+      return "RESOURCE_EXHAUSTED";
   }
   return "UNKNOWN";
 }
@@ -53,7 +55,9 @@ Status ErrnoStatus(const std::string& what, int err) {
   const std::string msg = what + ": " + std::strerror(err);
   if (err == ENOENT) return NotFound(msg);
   if (err == EACCES || err == EPERM) return PermissionDenied(msg);
-  if (err == ENOSPC) return {Code::kUnavailable, msg + " (free some disk space)"};
+  if (err == ENOSPC || err == EDQUOT) {
+    return {Code::kResourceExhausted, msg + " (free some disk space)"};
+  }
   return {Code::kUnavailable, msg};
 }
 

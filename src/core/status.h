@@ -30,7 +30,8 @@ enum class Code {
   kFailedPrecondition,  // e.g. object changed mid-download (412)
   kCancelled,           // interrupted by the user
   kUnimplemented,
-  kInternal,  // a bug or an unexpected library failure
+  kInternal,           // a bug or an unexpected library failure
+  kResourceExhausted,  // a disk or a quota is full (ENOSPC, EDQUOT)
 };
 
 std::string_view CodeName(Code code);
@@ -92,8 +93,11 @@ inline Status DeadlineExceeded(std::string m) {
   return {Code::kDeadlineExceeded, std::move(m), true};
 }
 // "what: strerror(err)" with the code a file-system errno means: ENOENT NotFound, EACCES/EPERM
-// PermissionDenied, ENOSPC Unavailable with a hint to free disk space, anything else Unavailable.
+// PermissionDenied, ENOSPC/EDQUOT ResourceExhausted with a hint to free disk space, anything else
+// Unavailable.
 Status ErrnoStatus(const std::string& what, int err);
+// True for the status of a full disk or quota (ResourceExhausted), e.g. to go on without a cache.
+inline bool IsNoSpace(const Status& s) { return s.code() == Code::kResourceExhausted; }
 
 // Result<T>: a T or a non-OK Status. Accessing value() of an error is a bug (asserts).
 template <typename T>

@@ -53,9 +53,12 @@ TEST(ErrnoStatus, MapsFileSystemErrors) {
   EXPECT_EQ(ErrnoStatus("cannot open x", ENOENT).code(), Code::kNotFound);
   EXPECT_EQ(ErrnoStatus("cannot open x", EACCES).code(), Code::kPermissionDenied);
   const Status full = ErrnoStatus("cannot write x", ENOSPC);
-  EXPECT_EQ(full.code(), Code::kUnavailable);
+  EXPECT_EQ(full.code(), Code::kResourceExhausted);
+  EXPECT_TRUE(IsNoSpace(full));
   EXPECT_NE(full.message().find("free some disk space"), std::string::npos);
   EXPECT_EQ(full.message().find("cannot write x: "), 0u);
+  EXPECT_TRUE(IsNoSpace(ErrnoStatus("cannot write x", EDQUOT)));
+  EXPECT_FALSE(IsNoSpace(ErrnoStatus("cannot write x", EIO)));
   EXPECT_FALSE(ErrnoStatus("cannot read x", EIO).retryable());
 }
 

@@ -54,6 +54,9 @@ core::Result<LoadedModel> LoadWhilePulling(
   PullWeightSource source;
   PullOptions opts = pull;
   opts.observer = &source;
+  // A disk too small for the cache does not stop the load: the weights it cannot hold stream
+  // into the engine only (a warning says so; the next start downloads them again).
+  opts.continue_without_cache = true;
   // A failed load stops the pull (unless the caller brought its own cancel flag; the source
   // then fails the pull's next bytes with the load's error).
   std::atomic<bool> stop{false};
@@ -75,8 +78,10 @@ core::Result<LoadedModel> LoadWhilePulling(
     pipeline = (*engine)->LoadPipeline(dir, load);
   }
   out.load_s = Since(t_load);
+  source.EngineFinished();  // the pull need not keep bytes it could not cache for the engine
   out.bytes_streamed = source.bytes_streamed();
   out.bytes_from_disk = source.bytes_from_disk();
+  out.bytes_on_demand = source.bytes_fetched_on_demand();
   if (!pipeline.ok()) {
     source.Cancel(pipeline.status());
     stop = true;

@@ -5,7 +5,9 @@
 // PullWeightSource: the components load in parallel as soon as their small files are in, and the
 // weights stream from the download's receive buffers straight into the parameters while the
 // same bytes are written to the cache, so the load hides under the download. A local folder (or
-// a complete cache) is read from disk with the same streaming loader. Torch-free: it drives the
+// a complete cache) is read from disk with the same streaming loader. When the cache's disk is
+// too small, the weights go to the engine without being cached (PullOptions::
+// continue_without_cache): the load still succeeds, with a warning. Torch-free: it drives the
 // engine through sdxl/engine.h.
 // Thread-safe as ResolveModel; the returned pipeline is owned by the caller.
 
@@ -29,6 +31,9 @@ struct LoadedModel {
   // cached already, or bytes that arrived before the engine asked for their file).
   std::uint64_t bytes_streamed = 0;
   std::uint64_t bytes_from_disk = 0;
+  // Weight bytes the engine got from the bucket on demand: files the full disk could not cache
+  // (pulled.stats.files_not_cached), or the part of them that came before the engine asked.
+  std::uint64_t bytes_on_demand = 0;
   double total_s = 0;  // the whole call
 };
 

@@ -193,12 +193,15 @@ void RemoveLeftovers(const fs::path& dir, const std::vector<Want>& wants) {
   }
 }
 
-core::Status CheckFreeSpace(const fs::path& dir, std::uint64_t needed) {
+// Bytes an unprivileged writer may still use on the file system of `dir` (nullopt: unknown).
+std::optional<std::uint64_t> FreeBytes(const fs::path& dir) {
   struct statvfs vfs {};
-  if (needed == 0 || ::statvfs(dir.c_str(), &vfs) != 0) return core::Status::Ok();
-  const std::uint64_t avail = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
-  if (avail >= needed) return core::Status::Ok();
-  return core::Status(core::Code::kUnavailable,
+  if (::statvfs(dir.c_str(), &vfs) != 0) return std::nullopt;
+  return static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+}
+
+core::Status NoSpaceError(const fs::path& dir, std::uint64_t needed, std::uint64_t avail) {
+  return core::Status(core::Code::kResourceExhausted,
                       "not enough disk space in " + dir.string() + ": the model needs " +
                           core::FormatBytes(static_cast<double>(needed)) + " more, " +
                           core::FormatBytes(static_cast<double>(avail)) +
@@ -299,6 +302,58 @@ struct ChunkCheck {
   }
 };
 
+// What a pull's observer may read again (RereadRange). Owned by PullModel's outer frame, so it
+// outlives the observer's last use (OnPullEnding).
+struct RereadTargets {
+  struct Target {
+    storage::ObjectInfo object;
+    std::optional<weights::FileEntry> entry;  // with the manifest: its chunk hashes
+  };
+  std::map<std::string, Target> by_rel;
+  bool planned = false;  // OnPlanned was called
+};
+
+core::Status Reread(storage::ObjectStore& store, const RereadTargets& targets,
+                    const std::string& uri, const std::string& rel, std::uint64_t offset,
+                    std::span<char> out) {
+  const auto it = targets.by_rel.find(rel);
+  if (it == targets.by_rel.end()) return core::Internal(uri + "/" + rel + " is not in the plan");
+  const auto& [object, entry] = it->second;
+  const std::uint64_t end = offset + out.size();
+  if (end < offset || end > object.size) {
+    return core::Internal(uri + "/" + rel + ": reread past the end of the object");
+  }
+  storage::ReadOptions ro;
+  ro.if_match = object.etag;
+  const bool chunked = entry && entry->chunk_size > 0 &&
+                       entry->num_chunks() == weights::NumChunks(entry->size, entry->chunk_size);
+  if (!chunked) {
+    return store.ReadRange(object.key, offset, out, ro);  // checked by If-Match only (no manifest)
+  }
+  // Whole chunks, each checked against the manifest; the asked part of each is copied out.
+  std::string chunk;
+  for (std::uint64_t c = offset / entry->chunk_size; out.size() > 0 && c < entry->num_chunks();
+       ++c) {
+    const core::ByteRange r = entry->ChunkRange(c);
+    if (r.offset >= end) break;
+    chunk.resize(r.length);
+    SDXL_RETURN_IF_ERROR(store.ReadRange(object.key, r.offset, std::span<char>(chunk), ro));
+    if (core::Xxh3_64Of(std::string_view(chunk)) != entry->chunk_xxh3[c]) {
+      return core::DataLoss(uri + "/" + rel + ": the chunk at bytes " + std::to_string(r.offset) +
+                            "-" + std::to_string(r.end()) +
+                            " does not match the manifest's XXH3 when read again: the object is "
+                            "corrupt in the bucket; rerun prepare-model");
+    }
+    const std::uint64_t from = std::max(offset, r.offset), to = std::min(end, r.end());
+    std::copy(chunk.data() + (from - r.offset), chunk.data() + (to - r.offset),
+              out.data() + (from - offset));
+  }
+  return core::Status::Ok();
+}
+
+core::Result<PulledModel> PullModelImpl(storage::ObjectStore& store, const ModelRef& ref,
+                                        const PullOptions& options, RereadTargets& reread);
+
 }  // namespace
 
 fs::path DefaultCacheRoot(const core::Environment& env) {
@@ -319,6 +374,18 @@ bool IsIncompleteCacheDir(const fs::path& dir) {
 
 core::Result<PulledModel> PullModel(storage::ObjectStore& store, const ModelRef& ref,
                                     const PullOptions& options) {
+  RereadTargets reread;
+  auto result = PullModelImpl(store, ref, options, reread);
+  if (options.observer != nullptr && reread.planned) {
+    options.observer->OnPullEnding(result.ok() ? core::Status::Ok() : result.status());
+  }
+  return result;
+}
+
+namespace {
+
+core::Result<PulledModel> PullModelImpl(storage::ObjectStore& store, const ModelRef& ref,
+                                        const PullOptions& options, RereadTargets& reread) {
   const auto t_start = Clock::now();
   SDXL_RETURN_IF_ERROR(ValidateModelRef(ref));
   if (options.cache_root.empty()) {
@@ -464,11 +531,23 @@ core::Result<PulledModel> PullModel(storage::ObjectStore& store, const ModelRef&
     for (const auto& e : errors) SDXL_RETURN_IF_ERROR(e);
     return files;
   };
-  if (!need_work) {
-    if (options.observer) {
-      SDXL_ASSIGN_OR_RETURN(auto files, planned_files());
-      options.observer->OnPlanned(dir, files);
+  // The observer's view of the plan, with a way to read any file's bytes again.
+  const RereadRange reread_fn = [&store, &reread, uri](const std::string& rel, std::uint64_t offset,
+                                                       std::span<char> out) {
+    return Reread(store, reread, uri, rel, offset, out);
+  };
+  const auto tell_observer = [&]() -> core::Status {
+    SDXL_ASSIGN_OR_RETURN(auto files, planned_files());
+    for (const auto& w : wants) {
+      const weights::FileEntry* e = remote.manifest ? remote.manifest->Find(w.rel) : nullptr;
+      reread.by_rel[w.rel] = {w.object, e ? std::optional<weights::FileEntry>(*e) : std::nullopt};
     }
+    reread.planned = true;
+    options.observer->OnPlanned(dir, files, reread_fn);
+    return core::Status::Ok();
+  };
+  if (!need_work) {
+    if (options.observer) SDXL_RETURN_IF_ERROR(tell_observer());
     result.timings.plan_s = Since(t_plan);
     result.timings.total_s = Since(t_start);
     return result;
@@ -516,23 +595,11 @@ core::Result<PulledModel> PullModel(storage::ObjectStore& store, const ModelRef&
     };
     return key(a) < key(b);
   });
-  if (options.observer) {
-    SDXL_ASSIGN_OR_RETURN(auto files, planned_files());
-    options.observer->OnPlanned(dir, files);
-  }
+  if (options.observer) SDXL_RETURN_IF_ERROR(tell_observer());
 
   // 3. Downloads, each file verified as it lands.
   const auto t_transfer = Clock::now();
   if (!downloads.empty()) {
-    SDXL_RETURN_IF_ERROR(CheckFreeSpace(dir, download_bytes));
-    std::vector<storage::DownloadJob> jobs;
-    std::map<std::string, std::size_t> by_key;
-    for (const std::size_t i : downloads) {
-      const fs::path final_path = dir / wants[i].rel;
-      jobs.push_back({wants[i].object, verify ? UnverifiedPath(final_path) : final_path});
-      by_key.emplace(wants[i].object.key, i);
-    }
-    std::atomic<std::int64_t> verify_ns{0};
     storage::TransferOptions topts = options.transfer;
     // Chunks are verified in flight when each one falls inside one download range.
     std::map<std::string, std::unique_ptr<ChunkCheck>> checks;  // by key; fixed before the run
@@ -550,37 +617,108 @@ core::Result<PulledModel> PullModel(storage::ObjectStore& store, const ModelRef&
         }
       }
     }
-    if (!checks.empty() || options.observer) {
-      topts.on_data = [&](const storage::ObjectInfo& object, std::uint64_t offset,
-                          std::span<const std::byte> bytes) -> core::Status {
-        const Want& w = wants[by_key.at(object.key)];
-        if (auto c = checks.find(object.key); c != checks.end()) {
-          const auto t_hash = Clock::now();
-          core::Status st = c->second->Add(offset, bytes, uri + "/" + w.rel);
-          verify_ns +=
-              std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t_hash).count();
-          SDXL_RETURN_IF_ERROR(st);
-        }
-        if (options.observer) return options.observer->OnData(w.rel, offset, bytes);
-        return core::Status::Ok();
-      };
+    // Weights the observer can take without a cached copy (continue_without_cache): verified in
+    // flight, or not verifiable at all (no manifest, --no-verify).
+    const auto may_skip_cache = [&](std::size_t i) {
+      return options.continue_without_cache && options.observer != nullptr &&
+             IsWeightsFile(wants[i].rel) && (!verify || checks.count(wants[i].object.key) > 0);
+    };
+    std::set<std::size_t> not_cached;  // want indexes received for the observer only (state_mu)
+    bool warned_disk_full = false;     // state_mu
+    const std::optional<std::uint64_t> free_bytes = FreeBytes(dir);
+    if (free_bytes && *free_bytes < download_bytes) {
+      std::uint64_t must_fit = 0, weights_bytes = 0;
+      for (const std::size_t i : downloads) {
+        (may_skip_cache(i) ? weights_bytes : must_fit) += wants[i].object.size;
+      }
+      if (!options.continue_without_cache || options.observer == nullptr ||
+          *free_bytes < must_fit) {
+        return NoSpaceError(dir, download_bytes, *free_bytes);
+      }
+      // Leave the disk alone: none of the weights is cached, rather than filling it to the brim.
+      for (const std::size_t i : downloads) {
+        if (may_skip_cache(i)) not_cached.insert(i);
+      }
+      warned_disk_full = true;
+      spdlog::warn(
+          "not enough disk space in {} to cache {} ({} needed, {} free): its weights ({}) "
+          "are loaded from the network without caching them, and the next start "
+          "downloads them again; free some space or point MODEL_CACHE_DIR (--cache) at "
+          "a larger disk",
+          dir.string(), uri, core::FormatBytes(static_cast<double>(download_bytes)),
+          core::FormatBytes(static_cast<double>(*free_bytes)),
+          core::FormatBytes(static_cast<double>(weights_bytes)));
     }
+    std::vector<storage::DownloadJob> jobs;
+    std::map<std::string, std::size_t> by_key;
+    for (const std::size_t i : downloads) {
+      if (not_cached.count(i)) {
+        // Read by the observer from the bucket when it needs the bytes: downloaded once, and
+        // never ahead of the engine (there is nowhere to keep bytes it did not ask for yet).
+        ++result.stats.files_not_cached;
+        result.stats.bytes_not_cached += wants[i].object.size;
+        options.observer->OnFileNotDownloaded(wants[i].rel);
+        continue;
+      }
+      const fs::path final_path = dir / wants[i].rel;
+      jobs.push_back({wants[i].object, verify ? UnverifiedPath(final_path) : final_path});
+      by_key.emplace(wants[i].object.key, i);
+    }
+    std::atomic<std::int64_t> verify_ns{0};
+    topts.on_disk_full = [&](const storage::ObjectInfo& object, const core::Status& why) {
+      const std::size_t i = by_key.at(object.key);
+      if (!may_skip_cache(i)) return false;
+      std::lock_guard<std::mutex> guard(state_mu);
+      spdlog::debug("{}: {}", wants[i].rel, why.message());
+      if (!warned_disk_full) {
+        warned_disk_full = true;
+        spdlog::warn(
+            "the disk of {} filled up while caching {} (no room for {}): the weights "
+            "that do not fit are loaded from the network without caching them, and the "
+            "next start downloads them again; free some space or point MODEL_CACHE_DIR "
+            "(--cache) at a larger disk",
+            dir.string(), uri, wants[i].rel);
+      }
+      not_cached.insert(i);
+      return true;
+    };
+    topts.on_data = [&](const storage::ObjectInfo& object, std::uint64_t offset,
+                        std::span<const std::byte> bytes) -> core::Status {
+      const Want& w = wants[by_key.at(object.key)];
+      if (auto c = checks.find(object.key); c != checks.end()) {
+        const auto t_hash = Clock::now();
+        core::Status st = c->second->Add(offset, bytes, uri + "/" + w.rel);
+        verify_ns +=
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t_hash).count();
+        SDXL_RETURN_IF_ERROR(st);
+      }
+      if (options.observer) return options.observer->OnData(w.rel, offset, bytes);
+      return core::Status::Ok();
+    };
     topts.on_downloaded = [&](const storage::ObjectInfo& object,
                               const fs::path& file) -> core::Status {
       const Want& w = wants[by_key.at(object.key)];
       const fs::path final_path = dir / w.rel;
+      const auto check = checks.find(object.key);
+      if (verify && check != checks.end() && !check->second->complete()) {
+        if (!file.empty()) ::unlink(file.c_str());
+        return core::DataLoss(uri + "/" + w.rel + ": only " +
+                              std::to_string(check->second->verified.load()) + " of " +
+                              std::to_string(check->second->entry->num_chunks()) +
+                              " chunks arrived verified; rerun");
+      }
+      if (file.empty()) {  // received for the observer only (may_skip_cache): nothing on disk
+        {
+          std::lock_guard<std::mutex> guard(state_mu);
+          ++result.stats.files_not_cached;
+          result.stats.bytes_not_cached += w.object.size;
+        }
+        options.observer->OnFileNotCached(w.rel);
+        return core::Status::Ok();
+      }
       if (verify) {
-        const auto check = checks.find(object.key);
-        if (check != checks.end()) {
-          // Every chunk was checked against the manifest as it arrived.
-          if (!check->second->complete()) {
-            ::unlink(file.c_str());
-            return core::DataLoss(uri + "/" + w.rel + ": only " +
-                                  std::to_string(check->second->verified.load()) + " of " +
-                                  std::to_string(check->second->entry->num_chunks()) +
-                                  " chunks arrived verified; rerun");
-          }
-        } else {
+        if (check == checks.end()) {
+          // Chunks could not be checked in flight: the whole file's SHA-256.
           const auto t_hash = Clock::now();
           auto digest = core::Sha256FileHex(file.string());
           verify_ns +=
@@ -610,8 +748,13 @@ core::Result<PulledModel> PullModel(storage::ObjectStore& store, const ModelRef&
       // The digest is recorded only when it was checked: a later verifying pull re-hashes the
       // files an unverified one left.
       state.files[w.rel] = {w.object.size, w.object.etag, verify ? w.sha256 : "", **stamp};
-      SDXL_RETURN_IF_ERROR(
-          core::WriteFileAtomically(dir / kCacheStateFileName, CacheStateToJson(state)));
+      core::Status saved =
+          core::WriteFileAtomically(dir / kCacheStateFileName, CacheStateToJson(state));
+      // On a disk that filled up (continue_without_cache) the state is written again at the end;
+      // until then a rerun re-hashes this file instead of trusting its stamp.
+      if (!saved.ok() && !(core::IsNoSpace(saved) && options.continue_without_cache)) {
+        return saved;
+      }
       const std::string component = ComponentOf(w.rel);
       if (--pending[component] == 0 && options.on_component_ready) {
         options.on_component_ready(component);
@@ -627,25 +770,38 @@ core::Result<PulledModel> PullModel(storage::ObjectStore& store, const ModelRef&
     result.stats.bytes_downloaded = download_bytes;
   }
 
-  // 4. The manifest copy, the state, then the marker: the folder is ready.
-  if (remote.manifest) {
-    if (!manifest_copy_current) {
-      SDXL_RETURN_IF_ERROR(core::WriteFileAtomically(manifest_copy, remote.manifest_json));
+  // 4. The manifest copy, the state, then the marker: the folder is ready. Not when a file could
+  // not be cached: then no marker (and no manifest copy), so the next pull fetches what is missing.
+  const bool complete = result.stats.files_not_cached == 0;
+  const auto finish_folder = [&]() -> core::Status {
+    if (remote.manifest) {
+      if (!manifest_copy_current && complete) {
+        SDXL_RETURN_IF_ERROR(core::WriteFileAtomically(manifest_copy, remote.manifest_json));
+      }
+    } else {
+      std::error_code rm;
+      fs::remove(manifest_copy, rm);
     }
-  } else {
-    std::error_code rm;
-    fs::remove(manifest_copy, rm);
+    SDXL_RETURN_IF_ERROR(
+        core::WriteFileAtomically(dir / kCacheStateFileName, CacheStateToJson(state)));
+    if (!complete) return core::Status::Ok();
+    const std::string done = nlohmann::json{{"source", uri},
+                                            {"files", wants.size()},
+                                            {"bytes", download_bytes + result.stats.bytes_reused}}
+                                 .dump() +
+                             "\n";
+    return core::WriteFileAtomically(marker, done);
+  };
+  if (core::Status st = finish_folder(); !st.ok()) {
+    // The files are all there (and went to the observer): a disk too full for the bookkeeping
+    // only leaves the folder incomplete when the caller can do without the cache.
+    if (!(options.continue_without_cache && core::IsNoSpace(st))) return st;
+    spdlog::warn("{}: the cache folder {} is left incomplete; the next start checks it again",
+                 st.message(), dir.string());
   }
-  SDXL_RETURN_IF_ERROR(
-      core::WriteFileAtomically(dir / kCacheStateFileName, CacheStateToJson(state)));
-  const std::string done = nlohmann::json{{"source", uri},
-                                          {"files", wants.size()},
-                                          {"bytes", download_bytes + result.stats.bytes_reused}}
-                               .dump() +
-                           "\n";
-  SDXL_RETURN_IF_ERROR(core::WriteFileAtomically(marker, done));
   result.timings.total_s = Since(t_start);
   return result;
 }
 
+}  // namespace
 }  // namespace sdxl::loader

@@ -20,6 +20,9 @@
 //     SHA-256 once it is complete. A final name never holds a partial or unverified file;
 //  5. the completion marker is written last, so a killed pull is resumed by the next one and a
 //     half-pulled folder is never reported ready.
+// With an observer and `continue_without_cache`, a disk too small for the weights does not stop
+// the load: weight files that cannot be cached are streamed to the observer only (see
+// PullOptions); the folder then stays incomplete and the next pull downloads them again.
 //
 // Thread-safe: concurrent calls are fine (pulls of the same model serialise on the lock file);
 // `store` must be rooted at ref.bucket (keys are full keys), as OpenObjectStore("s3://BUCKET")
@@ -55,6 +58,10 @@ struct PullTimings {
 struct PullStats {
   std::uint64_t bytes_downloaded = 0, bytes_reused = 0;
   int files_downloaded = 0, files_reused = 0;
+  // Files of the model (counted as downloaded above) that are not in the cache because the disk
+  // was full: they went to the observer only.
+  std::uint64_t bytes_not_cached = 0;
+  int files_not_cached = 0;
 };
 
 // One file of the model as a pull plans it.
@@ -67,6 +74,12 @@ struct PlannedFile {
   std::optional<weights::SafetensorsHeader> header;
 };
 
+// Reads `out.size()` bytes at `offset` of a planned file (`rel`) from the bucket again: the
+// object version the pull planned (If-Match), each byte checked against the manifest's chunk
+// hashes when it has them. For an observer that missed bytes of a file the disk could not cache.
+using RereadRange =
+    std::function<core::Status(const std::string& rel, std::uint64_t offset, std::span<char> out)>;
+
 // Sees a pull as it runs, for consuming the model while it downloads (PullWeightSource).
 // Methods are called from the pull's threads; implementations must be thread-safe.
 class PullObserver {
@@ -74,14 +87,25 @@ class PullObserver {
   virtual ~PullObserver() = default;
   // Once, before any download starts: the model folder and every file of the model. Small
   // files (anything but *.safetensors) download first, then the weights in the engine's order.
-  virtual void OnPlanned(const std::filesystem::path& dir,
-                         const std::vector<PlannedFile>& files) = 0;
+  // `reread` stays usable until OnPullEnding returns.
+  virtual void OnPlanned(const std::filesystem::path& dir, const std::vector<PlannedFile>& files,
+                         const RereadRange& reread) = 0;
   // Bytes of a downloading file as they arrive (TransferOptions::on_data: each byte once, any
   // order across ranges). A non-OK status fails the pull.
   virtual core::Status OnData(const std::string& rel, std::uint64_t offset,
                               std::span<const std::byte> bytes) = 0;
   // A downloaded file is complete, verified and under its final name.
   virtual void OnFileReady(const std::string& rel) = 0;
+  // A downloaded weights file is complete and verified (every chunk, in flight), but only went
+  // through OnData: the disk filled up while caching it, nothing of it is on disk.
+  virtual void OnFileNotCached(const std::string& rel) = 0;
+  // The pull does not download this weights file: the disk cannot cache it (known up front).
+  // The observer reads what it needs with `reread`. Called before any download starts.
+  virtual void OnFileNotDownloaded(const std::string& rel) = 0;
+  // Once, when the pull is about to return (`status`: its result), if OnPlanned was called.
+  // Implementations stop using `reread` before they return; on success they may first wait
+  // until they no longer need it (the pull returns after this call).
+  virtual void OnPullEnding(const core::Status& status) = 0;
 };
 
 struct PullOptions {
@@ -97,6 +121,15 @@ struct PullOptions {
   std::function<void(const std::string& component)> on_component_ready;
   // Optional (not owned): sees the plan and every byte as it arrives (PullObserver).
   PullObserver* observer = nullptr;
+  // With an observer: weight files the cache's disk cannot hold are not cached, instead of
+  // failing the pull (a warning says so; stats count them; the folder stays incomplete, so the
+  // next pull fetches them again). Less free space than the whole download needs, checked up
+  // front: no weights are downloaded to disk; the observer reads them from the bucket when it
+  // needs them (OnFileNotDownloaded). ENOSPC/EDQUOT while writing: the file's download goes on
+  // for the observer only, verified in flight (OnFileNotCached). Small files must still fit, and
+  // so must weights whose hashes can only be checked on disk (no chunk hashes in the
+  // manifest). Components with such files are never reported by on_component_ready.
+  bool continue_without_cache = false;
 };
 
 struct PulledModel {

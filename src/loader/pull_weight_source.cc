@@ -1,6 +1,10 @@
 #include "loader/pull_weight_source.h"
 
+#include <algorithm>
 #include <utility>
+
+#include "core/byte_range.h"
+#include "core/thread_pool.h"
 
 namespace sdxl::loader {
 namespace fs = std::filesystem;
@@ -15,9 +19,11 @@ bool IsWeights(const std::string& rel) { return rel.ends_with(".safetensors"); }
 
 }  // namespace
 
-void PullWeightSource::OnPlanned(const fs::path& dir, const std::vector<PlannedFile>& files) {
+void PullWeightSource::OnPlanned(const fs::path& dir, const std::vector<PlannedFile>& files,
+                                 const RereadRange& reread) {
   std::lock_guard<std::mutex> lock(mu_);
   dir_ = dir;
+  reread_ = reread;
   for (const auto& f : files) {
     File& file = files_[f.rel];
     file.size = f.size;
@@ -79,6 +85,45 @@ void PullWeightSource::OnFileReady(const std::string& rel) {
   if (it == files_.end()) return;
   it->second.ready = true;
   if (!it->second.weights) --small_pending_[ComponentOfRel(rel)];
+  cv_.notify_all();
+}
+
+void PullWeightSource::OnFileNotCached(const std::string& rel) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(rel);
+  if (it == files_.end()) return;
+  it->second.not_cached = true;
+  cv_.notify_all();
+}
+
+void PullWeightSource::OnFileNotDownloaded(const std::string& rel) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = files_.find(rel);
+  if (it == files_.end()) return;
+  it->second.not_cached = true;
+  it->second.not_downloaded = true;
+  cv_.notify_all();
+}
+
+void PullWeightSource::OnPullEnding(const core::Status& status) {
+  std::unique_lock<std::mutex> lock(mu_);
+  // On success, the files that were not cached can only be read again through the pull: wait
+  // until the engine streamed them (or is done, or failed).
+  cv_.wait(lock, [&] {
+    if (!status.ok() || !error_.ok() || engine_finished_) return true;
+    for (const auto& [rel, file] : files_) {
+      if (file.weights && file.not_cached && !file.served) return false;
+    }
+    return true;
+  });
+  pull_ending_ = true;
+  cv_.wait(lock, [&] { return rereads_in_flight_ == 0; });
+  reread_ = nullptr;
+}
+
+void PullWeightSource::EngineFinished() {
+  std::lock_guard<std::mutex> lock(mu_);
+  engine_finished_ = true;
   cv_.notify_all();
 }
 
@@ -163,8 +208,21 @@ core::Status PullWeightSource::Stream(const fs::path& path, const weights::Weigh
   if (file->sink != nullptr) {
     return core::Internal(path.string() + " is already being streamed to another sink");
   }
+  if (file->not_downloaded) {
+    // Nothing of it comes through the pull: every byte from the bucket, now.
+    if (!file->header) return core::Internal(path.string() + ": no header in the plan");
+    const std::uint64_t begin = file->header->data_offset(), end = file->header->file_size();
+    const std::string rel =
+        path.lexically_normal().lexically_relative(dir_.lexically_normal()).generic_string();
+    lock.unlock();
+    SDXL_RETURN_IF_ERROR(FetchOnDemand(rel, begin, end, sink, 2 * read_threads_));
+    lock.lock();
+    file->served = true;
+    cv_.notify_all();
+    return core::Status::Ok();
+  }
   file->sink = &sink;
-  cv_.wait(lock, [&] { return file->ready || finished_ || !error_.ok(); });
+  cv_.wait(lock, [&] { return file->ready || file->not_cached || finished_ || !error_.ok(); });
   std::map<std::uint64_t, std::uint64_t> missed = std::move(file->missed);
   file->missed.clear();
   file->sink = nullptr;
@@ -172,18 +230,64 @@ core::Status PullWeightSource::Stream(const fs::path& path, const weights::Weigh
   // caller's stack).
   cv_.wait(lock, [&] { return file->calls_in_sink == 0; });
   SDXL_RETURN_IF_ERROR(error_);
-  if (!file->ready) {
+  if (!file->ready && !file->not_cached) {
     return core::Internal(path.string() + ": the pull ended without this file");
   }
+  const bool from_disk = file->ready;
+  const std::string rel =
+      path.lexically_normal().lexically_relative(dir_.lexically_normal()).generic_string();
   lock.unlock();
   std::uint64_t replayed = 0;
   for (const auto& [begin, end] : missed) {
-    SDXL_RETURN_IF_ERROR(weights::StreamFileRange(path, begin, end, sink, read_threads_, stop));
+    SDXL_RETURN_IF_ERROR(from_disk
+                             ? weights::StreamFileRange(path, begin, end, sink, read_threads_, stop)
+                             : FetchOnDemand(rel, begin, end, sink, read_threads_));
     replayed += end - begin;
   }
   lock.lock();
-  bytes_from_disk_ += replayed;
+  if (from_disk) bytes_from_disk_ += replayed;  // (FetchOnDemand counts its own)
+  file->served = true;
+  cv_.notify_all();
   return core::Status::Ok();
+}
+
+core::Status PullWeightSource::FetchOnDemand(const std::string& rel, std::uint64_t begin,
+                                             std::uint64_t end, const weights::WeightSink& sink,
+                                             int threads) {
+  // Pieces aligned to the manifest's chunks (8 MiB), so that each chunk is read once.
+  constexpr std::uint64_t kPiece = 8ull << 20;
+  std::vector<core::ByteRange> pieces;
+  for (std::uint64_t offset = begin; offset < end;) {
+    const std::uint64_t next = std::min(end, (offset / kPiece + 1) * kPiece);
+    pieces.push_back({offset, next - offset});
+    offset = next;
+  }
+  return core::ParallelFor(
+      pieces.size(), static_cast<std::size_t>(std::max(threads, 1)),
+      [&](std::size_t k) -> core::Status {
+        const core::ByteRange piece = pieces[k];
+        RereadRange reread;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          SDXL_RETURN_IF_ERROR(error_);
+          if (pull_ending_ || !reread_) {
+            return core::Internal(dir_.string() + "/" + rel +
+                                  ": the pull ended before the bytes it could not cache were "
+                                  "streamed");
+          }
+          reread = reread_;
+          ++rereads_in_flight_;
+        }
+        std::vector<char> buffer(piece.length);
+        core::Status st = reread(rel, piece.offset, std::span<char>(buffer));
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (--rereads_in_flight_ == 0) cv_.notify_all();
+          if (st.ok()) bytes_on_demand_ += piece.length;
+        }
+        SDXL_RETURN_IF_ERROR(st);
+        return sink(piece.offset, std::as_bytes(std::span<const char>(buffer)));
+      });
 }
 
 std::uint64_t PullWeightSource::bytes_streamed() const {
@@ -194,6 +298,11 @@ std::uint64_t PullWeightSource::bytes_streamed() const {
 std::uint64_t PullWeightSource::bytes_from_disk() const {
   std::lock_guard<std::mutex> lock(mu_);
   return bytes_from_disk_;
+}
+
+std::uint64_t PullWeightSource::bytes_fetched_on_demand() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return bytes_on_demand_;
 }
 
 }  // namespace sdxl::loader

@@ -4,6 +4,7 @@
 #include "loader/pull_weight_source.h"
 
 #include <gtest/gtest.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,6 +14,8 @@
 #include <random>
 #include <thread>
 
+#include "core/testing/small_disk.h"
+#include "loader/cache_state.h"
 #include "storage/local_object_store.h"
 #include "weights/manifest.h"
 
@@ -55,6 +58,15 @@ struct Collector {
       return core::Status::Ok();
     };
   }
+  // "" when every byte from `from` on came exactly once and equals `want`, else what is wrong
+  // (for checks in a child process, where gtest assertions do not reach the parent).
+  std::string Check(const std::string& want, std::size_t from) {
+    if (bytes.size() != want.size()) return "size " + std::to_string(bytes.size());
+    for (std::size_t i = from; i < want.size(); ++i) {
+      if (times[i] != 1) return "byte " + std::to_string(i) + " came " + std::to_string(times[i]);
+    }
+    return bytes.substr(from) == want.substr(from) ? "" : "bytes differ";
+  }
   // Every byte from `from` on came exactly once and equals `want`.
   void Expect(const std::string& want, std::size_t from) {
     ASSERT_EQ(bytes.size(), want.size());
@@ -80,7 +92,8 @@ TEST(PullWeightSourceTest, BytesBeforeTheStreamAreReadBackFromTheFinishedFile) {
   ASSERT_TRUE(header.ok());
   PullWeightSource source;
   source.OnPlanned(
-      dir, {{"unet/config.json", 2, false, std::nullopt}, {rel, file.size(), false, *header}});
+      dir, {{"unet/config.json", 2, false, std::nullopt}, {rel, file.size(), false, *header}},
+      nullptr);
   const auto piece = [&](std::size_t a, std::size_t b) {
     return source.OnData(rel, a, std::as_bytes(std::span(file).subspan(a, b - a)));
   };
@@ -124,7 +137,7 @@ TEST(PullWeightSourceTest, CancelAndFailedPullReleaseEveryWaiter) {
   EXPECT_EQ(waited.code(), core::Code::kInvalidArgument);
 
   PullWeightSource failed;
-  failed.OnPlanned("/nonexistent", {{"vae/w.safetensors", 100, false, std::nullopt}});
+  failed.OnPlanned("/nonexistent", {{"vae/w.safetensors", 100, false, std::nullopt}}, nullptr);
   core::Status streamed;
   std::thread s([&] {
     Collector c(100);
@@ -136,18 +149,115 @@ TEST(PullWeightSourceTest, CancelAndFailedPullReleaseEveryWaiter) {
   EXPECT_EQ(streamed.code(), core::Code::kDataLoss);
 }
 
+TEST(PullWeightSourceTest, BytesOfAFileTheDiskCouldNotCacheAreReadAgainFromTheBucket) {
+  const fs::path dir = "/nonexistent-model";  // nothing is read from disk here
+  const std::string a = Safetensors(40000, 3), b = Safetensors(30000, 4);
+  const std::string rel_a = "unet/a.safetensors", rel_b = "vae/b.safetensors";
+  auto ha = weights::ParseSafetensorsHeader(std::as_bytes(std::span(a)), a.size());
+  auto hb = weights::ParseSafetensorsHeader(std::as_bytes(std::span(b)), b.size());
+  ASSERT_TRUE(ha.ok() && hb.ok());
+  std::mutex mu;
+  std::uint64_t reread_bytes = 0;
+  std::atomic<bool> ending{false}, reread_while_ending{false};
+  const RereadRange reread = [&](const std::string& rel, std::uint64_t offset,
+                                 std::span<char> out) -> core::Status {
+    const std::string& file = rel == rel_a ? a : b;
+    if (offset + out.size() > file.size()) return core::Internal("past the end");
+    std::memcpy(out.data(), file.data() + offset, out.size());
+    std::lock_guard<std::mutex> lock(mu);
+    reread_bytes += out.size();
+    if (ending.load()) reread_while_ending = true;
+    return core::Status::Ok();
+  };
+  PullWeightSource source;
+  source.OnPlanned(dir, {{rel_a, a.size(), false, *ha}, {rel_b, b.size(), false, *hb}}, reread);
+  // a: the first 100000 bytes arrive before the engine asks for it, the rest while it streams;
+  // then the pull says it could not cache the file.
+  ASSERT_TRUE(source.OnData(rel_a, 0, std::as_bytes(std::span(a).subspan(0, 100000))).ok());
+  Collector got_a(a.size());
+  core::Status streamed_a;
+  std::thread ta([&] { streamed_a = source.Stream(dir / rel_a, got_a.Sink()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  ASSERT_TRUE(source.OnData(rel_a, 100000, std::as_bytes(std::span(a).subspan(100000))).ok());
+  source.OnFileNotCached(rel_a);
+  ta.join();
+  ASSERT_TRUE(streamed_a.ok()) << streamed_a.ToString();
+  got_a.Expect(a, ha->data_offset());
+  EXPECT_EQ(source.bytes_streamed(), a.size() - 100000);
+  EXPECT_EQ(source.bytes_fetched_on_demand(), 100000u);
+  EXPECT_EQ(source.bytes_from_disk(), 0u);
+
+  // b: every byte arrives before the engine asks; the pull ends meanwhile and must wait until
+  // b was streamed (only it can read b again), then the reread function is dropped.
+  ASSERT_TRUE(source.OnData(rel_b, 0, std::as_bytes(std::span(b))).ok());
+  source.OnFileNotCached(rel_b);
+  std::atomic<bool> pull_ended{false};
+  std::thread ender([&] {
+    ending = true;
+    source.OnPullEnding(core::Status::Ok());
+    pull_ended = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(pull_ended.load());  // b is still needed
+  Collector got_b(b.size());
+  ASSERT_TRUE(source.Stream(dir / rel_b, got_b.Sink()).ok());
+  ender.join();
+  EXPECT_TRUE(pull_ended.load());
+  EXPECT_TRUE(reread_while_ending.load());
+  got_b.Expect(b, hb->data_offset());
+  EXPECT_EQ(source.bytes_fetched_on_demand(), 100000u + b.size());
+  EXPECT_EQ(reread_bytes, 100000u + b.size());
+
+  // c: the pull never downloads it (the disk is too small, known up front); Stream reads all of
+  // its data from the bucket, in parallel pieces.
+  const std::string c = Safetensors(5'000'000, 5);  // 20 MB: three 8 MiB pieces
+  auto hc = weights::ParseSafetensorsHeader(std::as_bytes(std::span(c)), c.size());
+  ASSERT_TRUE(hc.ok());
+  const std::string rel_c = "text_encoder/c.safetensors";
+  const RereadRange reread_c = [&](const std::string& rel, std::uint64_t offset,
+                                   std::span<char> out) -> core::Status {
+    if (rel != rel_c || offset + out.size() > c.size()) return core::Internal("bad reread");
+    std::memcpy(out.data(), c.data() + offset, out.size());
+    return core::Status::Ok();
+  };
+  PullWeightSource deferred;
+  deferred.OnPlanned(dir, {{rel_c, c.size(), false, *hc}}, reread_c);
+  deferred.OnFileNotDownloaded(rel_c);
+  Collector got_c(c.size());
+  ASSERT_TRUE(deferred.Stream(dir / rel_c, got_c.Sink()).ok());
+  got_c.Expect(c, hc->data_offset());
+  EXPECT_EQ(deferred.bytes_fetched_on_demand(), c.size() - hc->data_offset());
+  EXPECT_EQ(deferred.bytes_streamed(), 0u);
+  deferred.OnPullEnding(core::Status::Ok());  // c was served: no wait
+
+  // After the pull ended nothing can be read again: a clear error, not a hang.
+  PullWeightSource late;
+  late.OnPlanned(dir, {{rel_b, b.size(), false, *hb}}, reread);
+  ASSERT_TRUE(late.OnData(rel_b, 0, std::as_bytes(std::span(b))).ok());
+  late.OnFileNotCached(rel_b);
+  late.EngineFinished();                  // the engine said it needs nothing more...
+  late.OnPullEnding(core::Status::Ok());  // ...so the pull does not wait
+  Collector got_late(b.size());
+  const core::Status st = late.Stream(dir / rel_b, got_late.Sink());
+  EXPECT_EQ(st.code(), core::Code::kInternal);
+  EXPECT_NE(st.message().find("the pull ended before"), std::string::npos) << st.ToString();
+}
+
 // A LocalObjectStore whose weight-file reads wait a little first, so that the engine side has
 // asked for its files before their bytes come (as on a real network) and the test sees bytes
 // handed over straight from the download.
 class SlowWeightsStore final : public storage::ObjectStore {
  public:
   explicit SlowWeightsStore(const fs::path& root) : inner_(root) {}
+  // Optional: called as each read starts (e.g. to fill the disk at a chosen moment).
+  std::function<void(std::string_view key, std::uint64_t offset)> on_get;
   std::string Describe() const override { return inner_.Describe(); }
   std::string DescribeKey(std::string_view key) const override { return inner_.DescribeKey(key); }
   core::Result<storage::ObjectInfo> Head(std::string_view key) override { return inner_.Head(key); }
   core::Status GetRange(std::string_view key, std::uint64_t offset,
                         std::optional<std::uint64_t> length, const storage::ChunkSink& sink,
                         const storage::ReadOptions& options) override {
+    if (on_get) on_get(key, offset);
     if (key.ends_with(".safetensors") && offset > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(30));
     }
@@ -233,7 +343,8 @@ class PullStreamTest : public ::testing::Test {
   struct Outcome {
     core::Status pull, unet, text;
     std::unique_ptr<Collector> unet_bytes, text_bytes;
-    std::uint64_t streamed = 0, from_disk = 0;
+    std::uint64_t streamed = 0, from_disk = 0, on_demand = 0;
+    PullStats stats;
   };
   Outcome PullAndStream() {
     Outcome out;
@@ -243,6 +354,7 @@ class PullStreamTest : public ::testing::Test {
     std::thread puller([&] {
       auto r = PullModel(*store_, ref_, opts);
       out.pull = r.ok() ? core::Status::Ok() : r.status();
+      if (r.ok()) out.stats = r->stats;
       source.Finish(out.pull);
     });
     const auto stream = [&](const std::string& component, const std::string& rel,
@@ -261,9 +373,11 @@ class PullStreamTest : public ::testing::Test {
     });
     out.unet = stream("unet", "unet/diffusion_pytorch_model.safetensors", out.unet_bytes);
     text.join();
+    source.EngineFinished();
     puller.join();
     out.streamed = source.bytes_streamed();
     out.from_disk = source.bytes_from_disk();
+    out.on_demand = source.bytes_fetched_on_demand();
     return out;
   }
 
@@ -332,6 +446,101 @@ TEST_F(PullStreamTest, ASafetensorsHeaderThatLiesIsRefusedBeforeTheDownload) {
   EXPECT_NE(out.pull.message().find("diffusion_pytorch_model.safetensors"), std::string::npos)
       << out.pull.ToString();
   EXPECT_FALSE(out.unet.ok());
+}
+
+// The disk-full tests run the pull in a child process with the cache on a small tmpfs
+// (core/testing/small_disk.h) and report back as text.
+class PullOnFullDiskTest : public PullStreamTest {
+ protected:
+  // What PullAndStream did, in one comparable line.
+  std::string Report(Outcome& out, const fs::path& cache_dir) {
+    const auto& unet = files_.at("unet/diffusion_pytorch_model.safetensors");
+    const auto& text = files_.at("text_encoder/model.safetensors");
+    std::string r = "pull=" + std::string(core::CodeName(out.pull.code()));
+    r += " unet=" + std::string(core::CodeName(out.unet.code()));
+    r += " text=" + std::string(core::CodeName(out.text.code()));
+    if (out.pull.ok() && out.unet.ok() && out.text.ok()) {
+      r += " unet_bytes=[" + out.unet_bytes->Check(unet, DataOffset(unet)) + "]";
+      r += " text_bytes=[" + out.text_bytes->Check(text, DataOffset(text)) + "]";
+      r += " not_cached=" + std::to_string(out.stats.files_not_cached);
+      if (report_on_demand_) r += " on_demand=" + std::to_string(out.on_demand);
+    } else {
+      r += " error=" + out.pull.message();
+    }
+    r += " cached:";
+    for (const char* rel : {"text_encoder/model.safetensors",
+                            "unet/diffusion_pytorch_model.safetensors", "unet/config.json"}) {
+      if (fs::exists(cache_dir / rel)) r += std::string(" ") + rel;
+    }
+    if (fs::exists(cache_dir / std::string(kCompleteMarkerName))) r += " marker";
+    for (const auto& e : fs::recursive_directory_iterator(cache_dir)) {
+      const std::string name = e.path().filename().string();
+      if (name.find(storage::kTempMarker) != std::string::npos ||
+          name.ends_with(".sdxl-unverified")) {
+        r += " leftover:" + name;
+      }
+    }
+    return r;
+  }
+  bool report_on_demand_ = false;
+};
+
+TEST_F(PullOnFullDiskTest, WeightsThatDoNotFitStreamWithoutTheCacheWhenAllowed) {
+  Upload(/*with_manifest=*/true);
+  fs::create_directories(root_ / "cache");
+  const auto run = [&](bool allow) {
+    return core::testing::RunOnSmallDisk(256 * 1024, root_ / "cache",
+                                         [&](const fs::path&) -> std::string {
+                                           options_.continue_without_cache = allow;
+                                           Outcome out = PullAndStream();
+                                           return Report(out, CacheDir());
+                                         });
+  };
+  // 1.4 MiB of weights, 256 KiB of disk: known up front; none of the weights is downloaded by
+  // the pull or cached; the engine side reads exactly their data from the bucket when it asks.
+  report_on_demand_ = true;
+  const auto& unet = files_.at("unet/diffusion_pytorch_model.safetensors");
+  const auto& text = files_.at("text_encoder/model.safetensors");
+  auto allowed = run(true);
+  if (!allowed) GTEST_SKIP() << "cannot mount a small tmpfs here (no mount namespace)";
+  EXPECT_EQ(*allowed,
+            "pull=OK unet=OK text=OK unet_bytes=[] text_bytes=[] not_cached=2 on_demand=" +
+                std::to_string(unet.size() - DataOffset(unet) + text.size() - DataOffset(text)) +
+                " cached: unet/config.json");
+  // A plain pull (no engine to stream to) fails up front with what to do.
+  auto refused = run(false);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->rfind("pull=RESOURCE_EXHAUSTED", 0), 0u) << *refused;
+  EXPECT_NE(refused->find("not enough disk space in "), std::string::npos) << *refused;
+  EXPECT_NE(refused->find("point MODEL_CACHE_DIR (--cache) at a larger disk"), std::string::npos)
+      << *refused;
+  EXPECT_EQ(refused->find("leftover"), std::string::npos) << *refused;
+}
+
+TEST_F(PullOnFullDiskTest, ADiskThatFillsUpDuringThePullStreamsTheRest) {
+  Upload(/*with_manifest=*/true);
+  fs::create_directories(root_ / "cache");
+  // One worker: the text encoder's file is reserved before its first read; at that read another
+  // process fills the disk, so the UNet's file cannot be reserved.
+  options_.transfer.concurrency = 1;
+  const fs::path cache = root_ / "cache";
+  store_->on_get = [cache](std::string_view key, std::uint64_t offset) {
+    if (offset != 0 || !key.ends_with("text_encoder/model.safetensors")) return;
+    struct statvfs vfs {};
+    if (::statvfs(cache.c_str(), &vfs) != 0) return;
+    const std::uint64_t avail = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+    if (avail <= 160 * 1024) return;
+    std::ofstream(cache / "filler", std::ios::binary) << std::string(avail - 150 * 1024, 'x');
+  };
+  auto report = core::testing::RunOnSmallDisk(4 << 20, cache, [&](const fs::path&) -> std::string {
+    options_.continue_without_cache = true;
+    Outcome out = PullAndStream();
+    return Report(out, CacheDir());
+  });
+  if (!report) GTEST_SKIP() << "cannot mount a small tmpfs here (no mount namespace)";
+  EXPECT_EQ(*report,
+            "pull=OK unet=OK text=OK unet_bytes=[] text_bytes=[] not_cached=1 cached: "
+            "text_encoder/model.safetensors unet/config.json");
 }
 
 }  // namespace

@@ -125,15 +125,20 @@ core::Status Setup(const ServeConfig& c, const core::Environment& env, Predictio
   metrics.SetSetupPhase("pipeline_load", loaded->load_s);
   Log(service,
       fmt::format("model in {} (pull {:.2f} s: {} file(s) / {:.1f} MiB downloaded, {} "
-                  "reused)",
+                  "reused{})",
                   pulled.dir.string(), pulled.timings.total_s, pulled.stats.files_downloaded,
-                  pulled.stats.bytes_downloaded / 1048576.0, pulled.stats.files_reused));
-  Log(service,
-      fmt::format("pipeline loaded on {} ({}) in {:.2f} s (overlapping the pull; "
-                  "weights: {:.1f} MiB streamed from the download, {:.1f} MiB read from "
-                  "the cache)",
-                  rt.pipeline->device_name(), rt.pipeline->dtype_name(), loaded->load_s,
-                  loaded->bytes_streamed / 1048576.0, loaded->bytes_from_disk / 1048576.0));
+                  pulled.stats.bytes_downloaded / 1048576.0, pulled.stats.files_reused,
+                  pulled.stats.files_not_cached == 0
+                      ? std::string()
+                      : fmt::format("; {} file(s) / {:.1f} MiB not cached: the disk is full",
+                                    pulled.stats.files_not_cached,
+                                    pulled.stats.bytes_not_cached / 1048576.0)));
+  Log(service, fmt::format("pipeline loaded on {} ({}) in {:.2f} s (overlapping the pull; "
+                           "weights: {:.1f} MiB streamed from the download, {:.1f} MiB read from "
+                           "the cache, {:.1f} MiB read from the bucket on demand)",
+                           rt.pipeline->device_name(), rt.pipeline->dtype_name(), loaded->load_s,
+                           loaded->bytes_streamed / 1048576.0, loaded->bytes_from_disk / 1048576.0,
+                           loaded->bytes_on_demand / 1048576.0));
 
   auto outputs = OpenOutputs(c, env);
   if (!outputs.ok()) return outputs.status();

@@ -56,7 +56,7 @@ core::Result<std::unique_ptr<RangeFile>> RangeFile::Create(const std::filesystem
     // Reserve the blocks up front (fails fast on a full disk); fall back to a sparse file.
     const int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(size));
     core::Status st;
-    if (rc == ENOSPC) {
+    if (rc == ENOSPC || rc == EDQUOT) {
       st = core::ErrnoStatus("cannot reserve space for " + path.string(), rc);
     } else if (rc != 0 && ::ftruncate(fd, static_cast<off_t>(size)) != 0) {
       st = core::ErrnoStatus("cannot size " + path.string(), errno);

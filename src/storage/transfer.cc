@@ -119,14 +119,17 @@ core::Status CheckRelativeKey(std::string_view rel, std::string_view full_key) {
 
 struct DownloadItem {
   ObjectInfo info;
-  fs::path dest;
+  fs::path dest;  // empty: received for on_data only, no file
   fs::path tmp;
   std::mutex mu;
   std::unique_ptr<RangeFile> file;
   bool opened = false;
   bool failed = false;
-  std::size_t remaining = 0;  // ranges not yet written
-  bool done = false;
+  // Received without a file: no destination, or the disk filled up and on_disk_full said go on.
+  // Set under `mu`; read without it by the workers between writes.
+  std::atomic<bool> no_file{false};
+  std::size_t remaining = 0;  // ranges not yet received
+  bool done = false;          // finished: renamed into place, or fully received without a file
 };
 
 struct DownloadTask {
@@ -148,7 +151,27 @@ core::Status OpenTemp(DownloadItem& item, bool direct_io) {
   return core::Status::Ok();
 }
 
+// The item's file could not be reserved or written (`why`): go on without it when the caller
+// allows (on_disk_full), else the transfer fails with `why`. Call with item.mu held.
+bool ContinueWithoutFile(DownloadItem& item, const core::Status& why,
+                         const TransferOptions& options) {
+  if (item.no_file.load()) return true;
+  if (!core::IsNoSpace(why) || !options.on_data || !options.on_disk_full ||
+      !options.on_disk_full(item.info, why)) {
+    return false;
+  }
+  item.no_file.store(true);
+  return true;
+}
+
 core::Status FinishItem(DownloadItem& item) {
+  if (item.no_file.load()) {
+    // Every byte went to on_data; what was written of the file is not kept.
+    if (item.file) item.file->Close();
+    if (item.opened) ::unlink(item.tmp.c_str());
+    item.done = true;
+    return core::Status::Ok();
+  }
   SDXL_RETURN_IF_ERROR(item.file->Finish());
   if (::rename(item.tmp.c_str(), item.dest.c_str()) != 0) {
     return core::ErrnoStatus("cannot rename " + item.tmp.string() + " to " + item.dest.string(),
@@ -157,6 +180,66 @@ core::Status FinishItem(DownloadItem& item) {
   item.done = true;
   return core::Status::Ok();
 }
+
+// Where one worker's received bytes go: the item's file through the worker's RangeWriter, or,
+// for an item received without a file, only to on_data (through a scratch buffer).
+class RangeTarget {
+ public:
+  RangeTarget(DownloadItem& item, RangeWriter& writer, std::vector<char>& scratch,
+              const core::ByteRange& range, const TransferOptions& options)
+      : item_(item),
+        writer_(writer),
+        scratch_(scratch),
+        options_(options),
+        position_(range.offset),
+        to_file_(!item.no_file.load()) {
+    if (to_file_) writer_.Begin(*item_.file, range.offset);
+  }
+  std::uint64_t position() const { return position_; }
+
+  // Where the next bytes may be received (zero-copy path).
+  std::span<char> Space() {
+    if (to_file_) return writer_.Space();
+    if (scratch_.empty()) scratch_.resize(256 * 1024);
+    return std::span<char>(scratch_.data(), scratch_.size());
+  }
+  // Hands `bytes` to on_data, then keeps them: `in_space` when they were received into Space().
+  core::Status Put(std::span<const char> bytes, bool in_space) {
+    if (options_.on_data) {
+      SDXL_RETURN_IF_ERROR(
+          options_.on_data(item_.info, position_,
+                           std::span<const std::byte>(
+                               reinterpret_cast<const std::byte*>(bytes.data()), bytes.size())));
+    }
+    position_ += bytes.size();
+    if (to_file_ && item_.no_file.load(std::memory_order_relaxed)) DropFile();
+    if (!to_file_) return core::Status::Ok();
+    core::Status st = in_space ? writer_.Commit(bytes.size())
+                               : writer_.Write(std::string_view(bytes.data(), bytes.size()));
+    if (st.ok()) return st;
+    {
+      std::lock_guard<std::mutex> lock(item_.mu);
+      if (!ContinueWithoutFile(item_, st, options_)) return st;
+    }
+    DropFile();
+    return core::Status::Ok();
+  }
+  // Call once at the end of the range (also after a failure).
+  core::Status End(bool complete) { return to_file_ ? writer_.End(complete) : core::Status::Ok(); }
+
+ private:
+  void DropFile() {
+    (void)writer_.End(false);  // staged bytes were handed to on_data already
+    to_file_ = false;
+  }
+
+  DownloadItem& item_;
+  RangeWriter& writer_;
+  std::vector<char>& scratch_;
+  const TransferOptions& options_;
+  std::uint64_t position_;
+  bool to_file_;
+};
 
 core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectInfo> objects,
                                         std::vector<fs::path> dests,
@@ -167,13 +250,18 @@ core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectIn
   std::vector<DownloadTask> tasks;
   std::uint64_t total = 0;
   for (std::size_t i = 0; i < objects.size(); ++i) {
-    if (!options.overwrite && fs::exists(dests[i])) {
+    if (dests[i].empty() && !options.on_data) {
+      return core::InvalidArgument("download of " + store.DescribeKey(objects[i].key) +
+                                   " has no destination and no on_data to receive it");
+    }
+    if (!options.overwrite && !dests[i].empty() && fs::exists(dests[i])) {
       return core::Status(core::Code::kAlreadyExists,
                           dests[i].string() + " already exists; remove it or allow overwriting");
     }
     auto item = std::make_unique<DownloadItem>();
     item->info = std::move(objects[i]);
     item->dest = std::move(dests[i]);
+    item->no_file.store(item->dest.empty());
     auto ranges = PlanRanges(item->info.size, part);
     item->remaining = ranges.size();
     for (const auto& r : ranges) tasks.push_back({i, r});
@@ -183,10 +271,10 @@ core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectIn
   if (options.on_total) options.on_total(total);
 
   Run run(options);
-  std::vector<std::unique_ptr<RangeWriter>> writers(
-      static_cast<std::size_t>(std::max(options.concurrency, 1)));
-  const auto stopped = [&run] { return run.stopped(); };
   const auto concurrency = static_cast<std::size_t>(std::max(options.concurrency, 1));
+  std::vector<std::unique_ptr<RangeWriter>> writers(concurrency);
+  std::vector<std::vector<char>> scratches(concurrency);
+  const auto stopped = [&run] { return run.stopped(); };
   core::ParallelForWorkers(
       tasks.size(), concurrency,
       [&](std::size_t worker, std::size_t t) {
@@ -194,60 +282,40 @@ core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectIn
         const core::ByteRange range = tasks[t].range;
         {
           std::lock_guard<std::mutex> lock(item.mu);
-          if (!item.opened) {
+          if (item.failed) return;  // the item already failed
+          if (!item.opened && !item.no_file.load()) {
             core::Status st = OpenTemp(item, options.direct_io);
-            if (!st.ok()) {
+            if (!st.ok() && !ContinueWithoutFile(item, st, options)) {
               item.failed = true;
               return run.Fail(st);
             }
           }
-          if (item.failed || item.file == nullptr) return;  // the item already failed
         }
         if (!writers[worker]) writers[worker] = std::make_unique<RangeWriter>();
-        RangeWriter& writer = *writers[worker];
-        writer.Begin(*item.file, range.offset);
+        RangeTarget target(item, *writers[worker], scratches[worker], range, options);
         core::Status write_error;
         // Progress is reported in batches: one shared atomic per network read from 16 threads
         // showed up as 8% of the client's CPU (cache-line ping-pong).
         std::uint64_t unreported = 0;
-        ChunkSink sink = [&](std::string_view chunk) {
+        const auto put = [&](std::span<const char> bytes, bool in_space) {
           if (run.user_cancelled()) return false;
-          if (options.on_data) {
-            write_error = options.on_data(
-                item.info, writer.position(),
-                std::span<const std::byte>(reinterpret_cast<const std::byte*>(chunk.data()),
-                                           chunk.size()));
-            if (!write_error.ok()) return false;
-          }
-          write_error = writer.Write(chunk);
+          write_error = target.Put(bytes, in_space);
           if (!write_error.ok()) return false;
-          unreported += chunk.size();
+          unreported += bytes.size();
           if (unreported >= kProgressBatch) {
             run.Progress(unreported);
             unreported = 0;
           }
           return true;
         };
+        ChunkSink sink = [&](std::string_view chunk) {
+          return put(std::span<const char>(chunk.data(), chunk.size()), false);
+        };
         // The same, without a copy: the store may receive straight into the staging buffer.
         http::BodyBuffer buffer;
-        buffer.space = [&writer] { return writer.Space(); };
+        buffer.space = [&target] { return target.Space(); };
         buffer.commit = [&](std::size_t n) {
-          if (run.user_cancelled()) return false;
-          if (options.on_data) {
-            const std::span<char> received = writer.Space();
-            write_error = options.on_data(
-                item.info, writer.position(),
-                std::span<const std::byte>(reinterpret_cast<const std::byte*>(received.data()), n));
-            if (!write_error.ok()) return false;
-          }
-          write_error = writer.Commit(n);
-          if (!write_error.ok()) return false;
-          unreported += n;
-          if (unreported >= kProgressBatch) {
-            run.Progress(unreported);
-            unreported = 0;
-          }
-          return true;
+          return put(std::span<const char>(target.Space().data(), n), true);
         };
         ReadOptions ro;
         ro.buffer = &buffer;
@@ -258,30 +326,36 @@ core::Result<TransferStats> RunDownload(ObjectStore& store, std::vector<ObjectIn
                               ? core::Status::Ok()
                               : store.GetRange(item.info.key, range.offset, range.length, sink, ro);
         const bool complete =
-            st.ok() && write_error.ok() && writer.position() == range.offset + range.length;
+            st.ok() && write_error.ok() && target.position() == range.offset + range.length;
         if (unreported != 0) run.Progress(unreported);
-        core::Status end = writer.End(complete);
+        core::Status end = target.End(complete);
         if (!write_error.ok()) return run.Fail(write_error);
         if (!st.ok()) return run.Fail(st);
-        if (!end.ok()) return run.Fail(end);
+        if (!end.ok()) {
+          std::lock_guard<std::mutex> lock(item.mu);
+          if (!ContinueWithoutFile(item, end, options)) return run.Fail(end);
+        }
         if (!complete) {
           return run.Fail(core::DataLoss(store.DescribeKey(item.info.key) + ": range at " +
                                          std::to_string(range.offset) + " came back short"));
         }
         bool finished = false;
+        fs::path file;
         {
           std::lock_guard<std::mutex> lock(item.mu);
           if (--item.remaining == 0) {
             core::Status fst = FinishItem(item);
+            if (!fst.ok() && ContinueWithoutFile(item, fst, options)) fst = FinishItem(item);
             if (!fst.ok()) {
               item.failed = true;
               return run.Fail(fst);
             }
             finished = true;
+            if (!item.no_file.load()) file = item.dest;
           }
         }
         if (finished && options.on_downloaded) {
-          core::Status cst = options.on_downloaded(item.info, item.dest);
+          core::Status cst = options.on_downloaded(item.info, file);
           if (!cst.ok()) run.Fail(cst);
         }
       },

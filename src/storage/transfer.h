@@ -51,9 +51,16 @@ struct TransferOptions {
   // Downloads: called from a worker thread as soon as one object's file is complete under its
   // destination name (other objects may still be in flight), e.g. to verify it while the rest
   // arrives. A non-OK status fails the whole transfer; the file is the callee's by then (the
-  // engine does not delete it).
+  // engine does not delete it). `file` is empty for an object received without a file (an empty
+  // destination, or on_disk_full): every byte went through on_data and nothing is on disk.
   std::function<core::Status(const ObjectInfo& object, const std::filesystem::path& file)>
       on_downloaded;
+  // Downloads: called (from a worker, once per object) when an object's file cannot be reserved
+  // or written because the disk or a quota is full (`why` is ResourceExhausted). Return true to go
+  // on receiving the object for on_data only (its temporary file is removed, on_downloaded gets
+  // an empty path); false, or no callback, or no on_data, fails the transfer with `why`. Bytes
+  // already handed to on_data are not handed out again.
+  std::function<bool(const ObjectInfo& object, const core::Status& why)> on_disk_full;
   // Downloads: called from the worker with the bytes of `object` at [offset, offset + size) as
   // they are received, before they are written to the file: every byte exactly once (a retried
   // range resumes after the last byte handed out), in order within each range, ranges in
@@ -83,7 +90,8 @@ core::Result<TransferStats> DownloadPrefix(ObjectStore& store, std::string_view 
                                            const TransferOptions& options);
 // Objects already listed (key, size and ETag known: no HEAD) -> the given files, all on the same
 // workers. Each object's ETag is sent as If-Match, so an object replaced since it was listed fails
-// with FailedPrecondition instead of mixing versions.
+// with FailedPrecondition instead of mixing versions. An empty destination receives the object
+// for options.on_data only (no file; required then).
 struct DownloadJob {
   ObjectInfo object;
   std::filesystem::path destination;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -12,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/testing/small_disk.h"
 #include "storage/local_object_store.h"
 #include "storage/testing/files.h"
 
@@ -222,6 +225,120 @@ TEST_F(TransferTest, DownloadObjectsUsesListedInfoAndReportsEachFile) {
   auto stale = DownloadObjects(*store_, {jobs[2]}, o);
   ASSERT_FALSE(stale.ok());
   EXPECT_EQ(stale.status().code(), core::Code::kFailedPrecondition);
+}
+
+// Collects what on_data hands out, to check that every byte came exactly once.
+struct Received {
+  std::mutex mu;
+  std::map<std::string, std::string> bytes;    // key -> content assembled from on_data
+  std::map<std::string, std::uint64_t> count;  // key -> bytes handed out
+  std::map<std::string, fs::path> downloaded;  // key -> on_downloaded's path
+  std::vector<std::string> disk_full;          // keys on_disk_full was called for
+
+  void Attach(TransferOptions& o, const std::map<std::string, std::uint64_t>& sizes,
+              bool allow_no_file) {
+    for (const auto& [key, size] : sizes) bytes[key].assign(size, '\0');
+    o.on_data = [this](const ObjectInfo& info, std::uint64_t offset, std::span<const std::byte> b) {
+      std::lock_guard<std::mutex> lock(mu);
+      std::string& out = bytes[info.key];
+      if (offset + b.size() > out.size()) return core::DataLoss("past the end");
+      std::memcpy(out.data() + offset, b.data(), b.size());
+      count[info.key] += b.size();
+      return core::Status::Ok();
+    };
+    o.on_downloaded = [this](const ObjectInfo& info, const fs::path& file) {
+      std::lock_guard<std::mutex> lock(mu);
+      downloaded[info.key] = file;
+      return core::Status::Ok();
+    };
+    o.on_disk_full = [this, allow_no_file](const ObjectInfo& info, const core::Status& why) {
+      std::lock_guard<std::mutex> lock(mu);
+      disk_full.push_back(info.key + " " + std::string(core::CodeName(why.code())));
+      return allow_no_file;
+    };
+  }
+};
+
+TEST_F(TransferTest, EmptyDestinationReceivesForOnDataOnly) {
+  const std::string data = RandomBytes(5 * kMiB + 3, 11);
+  ASSERT_TRUE(store_->Put("w.bin", data).ok());
+  auto listed = store_->List("w.bin");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  TransferOptions o;
+  o.range_size = 1 * kMiB;
+  o.concurrency = 4;
+  Received got;
+  got.Attach(o, {{"w.bin", data.size()}}, false);
+  auto down = DownloadObjects(*store_, {{(*listed)[0], fs::path()}}, o);
+  ASSERT_TRUE(down.ok()) << down.status().ToString();
+  EXPECT_EQ(got.bytes["w.bin"], data);
+  EXPECT_EQ(got.count["w.bin"], data.size());  // each byte once
+  ASSERT_EQ(got.downloaded.count("w.bin"), 1u);
+  EXPECT_TRUE(got.downloaded["w.bin"].empty());
+  EXPECT_TRUE(got.disk_full.empty());
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    EXPECT_EQ(e.path(), dir_ / "bucket");  // nothing was written beside the bucket
+  }
+
+  TransferOptions bare;
+  auto refused = DownloadObjects(*store_, {{(*listed)[0], fs::path()}}, bare);
+  EXPECT_EQ(refused.status().code(), core::Code::kInvalidArgument);
+}
+
+// A disk too small for one object: with on_disk_full saying "go on", the object is received for
+// on_data only and the one that fits still lands as a file; without it the transfer fails with
+// ResourceExhausted. Nothing half-written is left either way. Runs in a child with a 2 MiB tmpfs.
+TEST_F(TransferTest, FullDiskContinuesWithoutTheFileWhenAllowed) {
+  const std::string big = RandomBytes(6 * kMiB + 1, 12), small = RandomBytes(300 * 1024, 13);
+  ASSERT_TRUE(store_->Put("m/big.bin", big).ok());
+  ASSERT_TRUE(store_->Put("m/small.bin", small).ok());
+  auto listed = store_->List("m/");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2u);
+  const fs::path disk = dir_ / "disk";
+  fs::create_directories(disk);
+  const auto run = [&](bool allow) {
+    return core::testing::RunOnSmallDisk(2 * kMiB, disk, [&](const fs::path& d) -> std::string {
+      std::vector<DownloadJob> jobs;
+      for (const auto& o : *listed) jobs.push_back({o, d / o.key.substr(2)});
+      TransferOptions o;
+      o.range_size = 1 * kMiB;
+      o.concurrency = 3;
+      Received got;
+      got.Attach(o, {{"m/big.bin", big.size()}, {"m/small.bin", small.size()}}, allow);
+      auto down = DownloadObjects(*store_, jobs, o);
+      std::string report = down.ok() ? "ok" : down.status().ToString();
+      report += "|full=" + std::to_string(got.disk_full.size());
+      if (!got.disk_full.empty()) report += ":" + got.disk_full[0];
+      report += "|big=" + std::string(got.bytes["m/big.bin"] == big ? "same" : "differs") + "," +
+                std::to_string(got.count["m/big.bin"]);
+      report += "|big_path=" + got.downloaded["m/big.bin"].string();
+      report += "|small_file=" +
+                std::string(fs::exists(d / "small.bin") && ReadFile(d / "small.bin") == small
+                                ? "same"
+                                : "missing");
+      std::vector<std::string> names;
+      for (const auto& e : fs::directory_iterator(d)) names.push_back(e.path().filename());
+      std::sort(names.begin(), names.end());
+      report += "|files=";
+      for (const auto& n : names) report += n + ",";
+      return report;
+    });
+  };
+  auto allowed = run(true);
+  if (!allowed) GTEST_SKIP() << "cannot mount a small tmpfs here (no mount namespace)";
+  EXPECT_EQ(*allowed, "ok|full=1:m/big.bin RESOURCE_EXHAUSTED|big=same," +
+                          std::to_string(big.size()) +
+                          "|big_path=|small_file=same|files=small.bin,");
+
+  auto refused = run(false);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->rfind("RESOURCE_EXHAUSTED: cannot reserve space for ", 0), 0u) << *refused;
+  EXPECT_NE(refused->find("|full=1:m/big.bin"), std::string::npos) << *refused;
+  const std::string files = refused->substr(refused->find("|files="));
+  EXPECT_EQ(files.find(std::string(kTempMarker)), std::string::npos) << *refused;
+  EXPECT_EQ(files.find("big.bin"), std::string::npos) << *refused;  // no file, no temp
 }
 
 TEST_F(TransferTest, MissingObjectsAndEmptyPrefixesAreClearErrors) {

@@ -395,3 +395,63 @@ def test_pull_load_streams_into_the_engine_through_resets(sdxl_binary, sdxl_run,
     assert again.returncode == 0, again.stderr
     assert "0 files downloaded" in again.stderr, again.stderr
     assert "0 B streamed from the download" in again.stderr, again.stderr
+
+
+def on_small_disk(mount: Path, size: int, argv: list) -> list:
+    """argv run with a fresh tmpfs of `size` bytes at `mount` (a private mount namespace through
+    unshare, as root or in a user namespace), so the cache there fills up for real."""
+    script = 'mount -t tmpfs -o size="$1" tmpfs "$2" || exit 97; shift 2; exec "$@"'
+    return ["unshare", "-rm", "sh", "-c", script, "sh", str(size), str(mount), *map(str, argv)]
+
+
+def test_a_full_disk_still_loads_without_the_cache(sdxl_binary, s3_server, buckets, tmp_path):
+    """The cache's disk cannot hold the weights: `generate --model s3://...` warns, streams the
+    weights into the engine without caching them (bytes that came before the engine asked are
+    read again from the bucket, chunk-verified) and makes the same image as a run with a roomy
+    cache; the cache folder is left incomplete (no marker), so the next start pulls again.
+    `pull --load` says so in its summary; a plain `pull` fails up front with what to do."""
+    if not (sdxl_binary.parent / "libsdxl-engine.so").exists():
+        pytest.skip("libsdxl-engine.so not built (SDXL_WITH_TORCH=OFF)")
+    bucket, manifest = buckets["bucket"], buckets["manifest"]
+    url = f"s3://{bucket}/{MODEL_PATH}"
+    small = sum(f["size"] for f in manifest["files"] if not f["path"].endswith(".safetensors"))
+    weights = sum(f["size"] for f in manifest["files"] if f["path"].endswith(".safetensors"))
+    disk = small + (256 << 10)  # the small files and bookkeeping fit, the weights do not
+    assert weights > (512 << 10)
+    args = ["generate", "--model", url, "--prompt", "a red fox", "--seed", "7", "--steps", "2"]
+
+    env = s3_server.env(MODEL_CACHE_DIR=str(tmp_path / "roomy"))
+    ref = subprocess.run([sdxl_binary, *args, "--out", tmp_path / "ref.png"], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert ref.returncode == 0, ref.stderr
+
+    cache = tmp_path / "small"
+    cache.mkdir()
+    env = s3_server.env(MODEL_CACHE_DIR=str(cache))
+    full = subprocess.run(on_small_disk(cache, disk, [sdxl_binary, *args, "--out",
+                                                      tmp_path / "full.png"]),
+                          env=env, capture_output=True, text=True, timeout=300)
+    if full.returncode == 97:
+        pytest.skip(f"cannot mount a small tmpfs here: {full.stderr.strip()}")
+    assert full.returncode == 0, full.stderr
+    assert "not enough disk space in " in full.stderr, full.stderr
+    assert "loaded from the network without caching them" in full.stderr, full.stderr
+    assert (tmp_path / "full.png").read_bytes() == (tmp_path / "ref.png").read_bytes()
+
+    pulled = subprocess.run(on_small_disk(cache, disk, [sdxl_binary, "pull", url, "--load",
+                                                        "--device", "cpu"]),
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert pulled.returncode == 0, pulled.stderr
+    n_weights = sum(f["path"].endswith(".safetensors") for f in manifest["files"])
+    assert f"{n_weights} of them" in pulled.stderr and "not cached: the disk is full" in \
+        pulled.stderr, pulled.stderr
+    # Not downloaded ahead (nowhere to keep it): each weight byte came once, when the engine
+    # asked, from the bucket.
+    assert "weights 0 B streamed from the download, 0 B read from the cache, " in pulled.stderr
+    assert "read from the bucket on demand (not cached)" in pulled.stderr, pulled.stderr
+
+    plain = subprocess.run(on_small_disk(cache, disk, [sdxl_binary, "pull", url]),
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert plain.returncode == 1, plain.stderr
+    assert error_lines(plain.stderr) and "not enough disk space in " in plain.stderr
+    assert "point MODEL_CACHE_DIR (--cache) at a larger disk" in plain.stderr, plain.stderr
