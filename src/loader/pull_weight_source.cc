@@ -88,20 +88,16 @@ void PullWeightSource::OnFileReady(const std::string& rel) {
   cv_.notify_all();
 }
 
-void PullWeightSource::OnFileNotCached(const std::string& rel) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = files_.find(rel);
-  if (it == files_.end()) return;
-  it->second.not_cached = true;
-  cv_.notify_all();
-}
+void PullWeightSource::OnFileNotCached(const std::string& rel) { MarkNotCached(rel, false); }
 
-void PullWeightSource::OnFileNotDownloaded(const std::string& rel) {
+void PullWeightSource::OnFileNotDownloaded(const std::string& rel) { MarkNotCached(rel, true); }
+
+void PullWeightSource::MarkNotCached(const std::string& rel, bool not_downloaded) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = files_.find(rel);
   if (it == files_.end()) return;
   it->second.not_cached = true;
-  it->second.not_downloaded = true;
+  it->second.not_downloaded = not_downloaded;
   cv_.notify_all();
 }
 

@@ -89,6 +89,9 @@ class PullWeightSource final : public weights::WeightSource, public PullObserver
   core::Status WaitPlanned(std::unique_lock<std::mutex>& lock);
   // The relative path of `path` in the plan; nullptr when the model has no such file.
   File* Find(const std::filesystem::path& path);
+  // OnFileNotCached / OnFileNotDownloaded: the file is not on disk (and the pull leaves all of
+  // its bytes to Stream when `not_downloaded`).
+  void MarkNotCached(const std::string& rel, bool not_downloaded);
   // Pushes [begin, end) of a file that is not cached into `sink`, read from the bucket with
   // `threads` requests at a time.
   core::Status FetchOnDemand(const std::string& rel, std::uint64_t begin, std::uint64_t end,
