@@ -5,7 +5,8 @@
 #
 # Usage (repository root): bash tools/gpu-bundle.sh [BUILD_DIR] [DEST]   (default: build .gpu)
 #
-# DEST/bin/      sdxl-tigris, libsdxl-engine.so, sdxl_parity_driver[, sdxl_text_driver], debug info
+# DEST/bin/      sdxl-tigris, libsdxl-engine.so, sdxl_parity_driver[, sdxl_text_driver,
+#                sdxl_load_driver, sdxl_torch_test], debug info
 #                stripped (a folder usable as SDXL_BUILD_DIR: the engine sits next to the binary)
 # DEST/lib/      every shared library those need (ldd closure) except glibc, libstdc++/libgcc_s and
 #                what comes from torch's or nvidia's pip folders (the GPU machine's venv has them:
@@ -63,10 +64,16 @@ trap 'rm -rf "$stage"' EXIT
 # 1. Binaries, debug info stripped (the engine is ~50 MiB with it, a few MiB without).
 bins=(sdxl-tigris libsdxl-engine.so sdxl_parity_driver)
 [ -f "$BUILD/sdxl_text_driver" ] && bins+=(sdxl_text_driver)
+[ -f "$BUILD/sdxl_load_driver" ] && bins+=(sdxl_load_driver)
 for f in "${bins[@]}"; do
   strip --strip-debug -o "$stage/bin/$f" "$BUILD/$f"
   chmod 755 "$stage/bin/$f"
 done
+# The engine's unit tests (gpu-check.sh runs the staging ring's CUDA test from it).
+if [ -f "$BUILD/src/sdxl/sdxl_torch_test" ]; then
+  strip --strip-debug -o "$stage/bin/sdxl_torch_test" "$BUILD/src/sdxl/sdxl_torch_test"
+  chmod 755 "$stage/bin/sdxl_torch_test"
+fi
 
 # 2. Shared libraries: ldd already lists the transitive closure (resolved through the build's
 # RUNPATH, which points at the local torch/lib); keep what the GPU machine will not have.

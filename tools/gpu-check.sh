@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # GPU check for a lent H100/H200 machine (PyTorch 2.11+cu130 venv; no network, nothing installable).
-# One call, < 7.5 minutes: runs the end-to-end parity tests on CUDA, then times the full-size SDXL
-# architecture (random weights) at 1024x1024, 4 steps, guidance 0, fp16: `sdxl-tigris generate`
-# vs diffusers in the same run. Prints one table (and writes it to $OUT/summary.txt).
+# One call, < 7.5 minutes: runs the end-to-end parity tests and the staging ring's unit tests on
+# CUDA, measures local files -> GPU memory through the cold-start loader (sdxl_load_driver, both
+# SDXL_CUDA_STAGING paths, cold and warm page cache), then times the full-size SDXL architecture
+# (random weights) at 1024x1024, 4 steps, guidance 0, fp16: `sdxl-tigris generate` vs diffusers in
+# the same run. Prints one table (and writes it to $OUT/summary.txt).
 #
 # Usage (repository root): bash tools/gpu-check.sh [BUILD_DIR]
 #
@@ -69,7 +71,7 @@ now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 # Results for the summary (filled in as the steps run).
-gpu="?" parity="not run" engine_from="?" model_note=""
+gpu="?" parity="not run" engine_from="?" model_note="" ring_test="not run" upload=""
 o_load="" o_first="" o_step="" o_total="" o_dev=""
 d_load="" d_first="" d_step="" d_total=""
 summary_done=0
@@ -88,6 +90,8 @@ summary() {
     [ -n "${s_ready:-}" ] && printf '%-38s %s\n' "serve: boot to READY, s" "$s_ready"
     [ -n "${s_first:-}" ] && printf '%-38s %s\n' "serve: POST /predictions, s" "first $s_first, warm $s_warm (sync, PNG, data URL)"
     printf '%-38s %s\n' "CUDA parity (tiny, same seed)" "$parity"
+    printf '%-38s %s\n' "CUDA staging ring unit test" "$ring_test"
+    [ -n "$upload" ] && printf '%-38s %s\n' "local files -> $DEV, GB/s (UNet, $DTYPE)" "$upload"
     [ "$DRY" = 1 ] && printf '%-38s %s\n' "(dry run: parity ran on CPU)" ""
     printf '%-38s %s\n' "engine" "$engine_from"
     printf '%-38s %s\n' "device" "${o_dev:-?}; $gpu"
@@ -178,7 +182,7 @@ elif [ "$mode" != bundle ]; then
   engine_from="cmake build ($BUILD)"
   if capped 200 cmake -S . -B "$BUILD" -G Ninja -DSDXL_WITH_TORCH=ON -DSDXL_BUILD_TESTS=OFF \
       -DCMAKE_BUILD_TYPE=Release -DTORCH_CUDA_ARCH_LIST="9.0" > "$WORK/cmake.log" 2>&1 &&
-    capped 400 ninja -C "$BUILD" -j "$(nproc)" sdxl-tigris sdxl-engine sdxl_parity_driver \
+    capped 400 ninja -C "$BUILD" -j "$(nproc)" sdxl-tigris sdxl_engine sdxl_parity_driver sdxl_load_driver \
       > "$WORK/build.log" 2>&1; then
     BIN="$here/$BUILD"
   else
@@ -272,6 +276,16 @@ if [ "$have_diffusers" = 1 ] && [ -n "$BIN" ] && [ "${GPU_CHECK_PARITY:-1}" = 1 
   echo "parity: $parity"
 fi
 
+# The staging ring's real CUDA queue (src/sdxl/staging_ring_test.cc), when the test binary is here.
+if [ -n "$BIN" ] && [ -x "$BIN/sdxl_torch_test" ]; then
+  step "staging ring unit tests (CUDA copy queue)"
+  capped 60 "$BIN/sdxl_torch_test" --gtest_filter='StagingRing*' --gtest_brief=1 > "$WORK/ring-test.log" 2>&1
+  rc=$?
+  tail -6 "$WORK/ring-test.log"
+  ring_test=$(verdict $rc)
+  grep -q 'SKIPPED' "$WORK/ring-test.log" && ring_test="$ring_test, SKIPPED: $(grep -m1 -A1 'Skipped' "$WORK/ring-test.log" | tail -1)"
+fi
+
 if [ -n "$model_pid" ]; then
   step "waiting for the model"
   wait "$model_pid"
@@ -284,6 +298,34 @@ if [ -n "$model_pid" ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# Local files -> device memory through the cold-start loader (sdxl_load_driver: the UNet, the bulk
+# of the weights), each staging path cold (files dropped from the page cache) then warm.
+if [ -n "$BIN" ] && [ -x "$BIN/sdxl_load_driver" ] && [ -f "$MODEL/model_index.json" ]; then
+  step "local files -> $DEV through the loader (UNet, $DTYPE)"
+  modes="ring tensor"
+  [ "$DEV" = cpu ] && modes="ring"  # no staging on the CPU: one path
+  sums=""
+  for mode in $modes; do
+    for temp in --cold ""; do
+      SDXL_CUDA_STAGING=$mode capped 90 "$BIN/sdxl_load_driver" "$MODEL" "$DEV" "$DTYPE" $temp \
+        > "$WORK/load-$mode$temp.out" 2>&1
+      rc=$?
+      line=$(grep '^LOAD ' "$WORK/load-$mode$temp.out" | tail -1)
+      echo "SDXL_CUDA_STAGING=$mode ${temp:-(warm)}: $(verdict $rc) ${line:-$(tail -3 "$WORK/load-$mode$temp.out")}"
+      gbps=$(sed -n 's/.* gbps=\([0-9.]*\) .*/\1/p' <<<"$line")
+      sums="$sums $(sed -n 's/.* checksum=\([^ ]*\).*/\1/p' <<<"$line")"
+      label=warm
+      [ -n "$temp" ] && label=cold
+      name=$mode
+      [ "$DEV" = cpu ] && name=cpu
+      upload="$upload${upload:+; }$name $label ${gbps:-$(verdict $rc)}"
+    done
+  done
+  n_sums=$(tr ' ' '\n' <<<"$sums" | grep -v '^$' | sort -u | wc -l)
+  [ "$DEV" != cpu ] && upload="$upload; same weights on both paths: $([ "$n_sums" = 1 ] && echo yes || echo NO)"
+  [ "$DEV" = cpu ] && upload="$upload (dry run: CPU, no staging)"
+fi
+
 if [ -n "$BIN" ] && [ -f "$MODEL/model_index.json" ]; then
   for i in 1 2; do  # the first run is the cold one (load + first image); report the second's speed
     step "sdxl-tigris generate, run $i ($DEV, $DTYPE, ${SIZE}x${SIZE}, $STEPS steps)"

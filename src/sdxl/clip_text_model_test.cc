@@ -14,6 +14,7 @@
 #include "sdxl/clip_text_model.h"
 #include "sdxl/module_loader.h"
 #include "sdxl/tensor_io.h"
+#include "sdxl/testing/async_copy_queue.h"
 
 namespace sdxl::sdxl {
 namespace {
@@ -230,17 +231,28 @@ TEST_F(ClipTextModelTest, StreamedPiecesOfAnySizeAndOrderLoadTheSameTensors) {
   ASSERT_TRUE(WriteTensors(dir_ / "model.safetensors", half).ok());
   const std::vector<fs::path> files{dir_ / "model.safetensors"};
   for (const auto dtype : {torch::kFloat32, torch::kBFloat16, torch::kFloat16}) {
-    for (const bool staged : {false, true}) {  // converted piece by piece, or per whole tensor
+    // Converted piece by piece, per whole tensor, or through a staging ring on an asynchronous
+    // queue (what a CUDA target does: bytes to "device", converted there once complete).
+    for (const std::string mode : {"pieces", "whole", "ring"}) {
+      SCOPED_TRACE(mode);
       ModuleLoadOptions from_disk;
       from_disk.dtype = dtype;
       ASSERT_TRUE(LoadModuleWeights(*reference, files, from_disk).ok());
       ClipTextModel model(TinyConfig(true, 2));
       ChoppySource choppy;
+      testing::AsyncCpuCopyQueue queue(/*seed=*/2, /*max_delay_us=*/20);
       ModuleLoadOptions streamed = from_disk;
       streamed.source = &choppy;
-      streamed.stage_whole_tensors = staged;
+      streamed.stage_whole_tensors = mode == "whole";
+      if (mode == "ring") streamed.copy_queue = &queue;
       auto report = LoadModuleWeights(*model, files, streamed);
       ASSERT_TRUE(report.ok()) << report.status().message();
+      if (mode == "ring") {
+        EXPECT_GT(report->staging_host_bytes, 0u);
+        EXPECT_EQ(report->staging_host_bytes, queue.host_bytes_allocated());
+      } else {
+        EXPECT_EQ(report->staging_host_bytes, 0u);
+      }
       auto want = reference->named_parameters();
       for (auto& p : model->named_parameters()) {
         EXPECT_EQ(p.value().scalar_type(), dtype) << p.key();
@@ -261,13 +273,21 @@ TEST_F(ClipTextModelTest, AStreamThatFailsOrComesShortIsAnError) {
   auto failed = LoadModuleWeights(*model, files, options);
   EXPECT_EQ(failed.status().code(), core::Code::kDataLoss);
   EXPECT_NE(failed.status().message().find("connection reset"), std::string::npos);
-  ChoppySource short_source;
-  short_source.drop_last = true;
-  options.source = &short_source;
-  auto short_load = LoadModuleWeights(*model, files, options);
-  EXPECT_EQ(short_load.status().code(), core::Code::kDataLoss);
-  EXPECT_NE(short_load.status().message().find("delivered short"), std::string::npos)
-      << short_load.status().message();
+  for (const bool ring : {false, true}) {
+    ChoppySource short_source;
+    short_source.drop_last = true;
+    testing::AsyncCpuCopyQueue queue;
+    options.source = &short_source;
+    options.copy_queue = ring ? &queue : nullptr;
+    auto short_load = LoadModuleWeights(*model, files, options);
+    EXPECT_EQ(short_load.status().code(), core::Code::kDataLoss);
+    EXPECT_NE(short_load.status().message().find("delivered short"), std::string::npos)
+        << short_load.status().message();
+    ChoppySource failing_ring;
+    failing_ring.fail_after = 7;
+    options.source = &failing_ring;
+    EXPECT_EQ(LoadModuleWeights(*model, files, options).status().code(), core::Code::kDataLoss);
+  }
 }
 
 TEST(ClipTextConfigTest, RejectsBadConfigsClearly) {

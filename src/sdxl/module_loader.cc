@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "sdxl/staging_ring.h"
 #include "sdxl/torch_dtype.h"
 #include "weights/convert.h"
 #include "weights/safetensors.h"
@@ -21,6 +22,12 @@ namespace sdxl::sdxl {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The staging ring of a LoadModuleWeights call onto a device: 64 MiB of pinned memory. Sources
+// hand out pieces of up to 16 MiB from 4-8 threads; each holds one buffer while it copies into
+// it, the others' copies run meanwhile.
+constexpr int kRingBuffers = 8;
+constexpr std::size_t kRingBufferBytes = std::size_t{8} << 20;
 
 // One tensor available for loading: its shape/dtype and how to materialise it (on CPU, in its
 // stored dtype; the caller converts).
@@ -187,9 +194,15 @@ struct Slot {
   torch::Tensor dest;
   bool in_place = false;
   bool cpu_convert = false;  // dest is on the CPU with a dtype ConvertElements handles
-  // Otherwise (a CUDA device, or a conversion ConvertElements lacks) the bytes are gathered in a
-  // host buffer (pinned for CUDA) and copied into `dest` in one go once the tensor is complete:
-  // one device copy per tensor instead of one per network piece.
+  // A device target (CUDA): the bytes go through the staging ring into `dest_bytes` when the
+  // file has dest's dtype, else into `device_staging` (the file's dtype, on the device), which is
+  // converted into `dest` on the device once the last piece is queued.
+  bool via_ring = false;
+  torch::Tensor dest_bytes;      // dest, detached, as flat uint8
+  torch::Tensor device_staging;  // uint8 on the device, allocated at the first piece
+  // Otherwise (SDXL_CUDA_STAGING=tensor, or a conversion ConvertElements lacks) the bytes are
+  // gathered in a host buffer (pinned for CUDA) and copied into `dest` in one go once the tensor
+  // is complete: one device copy per tensor instead of one per network piece.
   bool staged = false;
   std::once_flag staging_once;
   torch::Tensor staging;  // uint8, the tensor's bytes in the file's dtype
@@ -238,6 +251,32 @@ void StageSlot(Slot& slot, std::uint64_t lo, std::uint64_t hi, const std::byte* 
   torch::Tensor src = slot.staging.view(slot.src_torch).view(slot.dest.sizes());
   slot.dest.copy_(src);
   slot.staging = torch::Tensor();
+}
+
+// Ring slots: queues [lo, hi)'s copy into device memory; the piece that completes the tensor
+// queues its conversion (when the file's dtype is not dest's) right behind it.
+void UploadSlot(Slot& slot, StagingRing& ring, DeviceCopyQueue& queue, std::uint64_t lo,
+                std::uint64_t hi, const std::byte* data) {
+  const std::uint64_t total = slot.end - slot.begin;
+  const bool convert = slot.dest.scalar_type() != slot.src_torch;
+  torch::Tensor to = slot.dest_bytes;
+  if (convert) {
+    std::call_once(slot.staging_once, [&] {
+      slot.device_staging = queue.AllocateDevice(static_cast<std::size_t>(total));
+    });
+    to = slot.device_staging;
+  }
+  to = to.narrow(0, static_cast<std::int64_t>(lo - slot.begin), static_cast<std::int64_t>(hi - lo));
+  ring.Upload(std::span<const std::byte>(data, hi - lo), to, [&] {
+    const std::uint64_t before = slot.received.fetch_add(hi - lo, std::memory_order_acq_rel);
+    if (convert && before + (hi - lo) == total) {
+      // Every piece is queued before this point: the conversion sees them all. The staging memory
+      // is freed in stream order (no one else holds it: all pieces are counted).
+      queue.CopyAsync(slot.dest.detach(),
+                      slot.device_staging.view(slot.src_torch).view(slot.dest.sizes()));
+      slot.device_staging = torch::Tensor();
+    }
+  });
 }
 
 // The part [lo, hi) (absolute offsets, inside the slot) of a piece that starts at `data`.
@@ -363,6 +402,23 @@ core::Result<ModuleLoadReport> LoadModuleWeights(torch::nn::Module& module,
   ModuleLoadReport report;
   SDXL_ASSIGN_OR_RETURN(Matched m, MatchKeys(module, shapes, options, report));
 
+  // Device targets go through a staging ring (the caller's queue, or a CUDA side stream).
+  std::unique_ptr<DeviceCopyQueue> own_queue;
+  DeviceCopyQueue* queue = options.copy_queue;
+  if (!queue && options.device.is_cuda()) {
+    SDXL_ASSIGN_OR_RETURN(const CudaStaging staging, CudaStagingFromEnvironment());
+    if (staging == CudaStaging::kRing) {
+      try {
+        own_queue = MakeCudaCopyQueue(options.device);
+      } catch (const std::exception& e) {
+        return core::Internal(std::string("LibTorch failed to make a CUDA stream: ") + e.what());
+      }
+      queue = own_queue.get();
+    }
+  }
+  std::optional<StagingRing> ring;
+  if (queue) ring.emplace(*queue, kRingBuffers, kRingBufferBytes);
+
   // 2. Where each tensor's bytes land, file by file, sorted by offset.
   std::vector<std::vector<std::unique_ptr<Slot>>> slots(files.size());
   try {
@@ -389,7 +445,9 @@ core::Result<ModuleLoadReport> LoadModuleWeights(torch::nn::Module& module,
                           (*slot->dest_dtype == slot->src_dtype ||
                            (weights::IsConvertibleFloat(slot->src_dtype) &&
                             weights::IsConvertibleFloat(*slot->dest_dtype)));
-      slot->staged = !slot->cpu_convert || options.stage_whole_tensors;
+      slot->via_ring = ring && (options.copy_queue || slot->dest.is_cuda());
+      slot->staged = !slot->via_ring && (!slot->cpu_convert || options.stage_whole_tensors);
+      if (slot->via_ring) slot->dest_bytes = slot->dest.detach().reshape({-1}).view(torch::kUInt8);
       slots[file_index].push_back(std::move(slot));
     }
   } catch (const std::exception& e) {
@@ -401,8 +459,8 @@ core::Result<ModuleLoadReport> LoadModuleWeights(torch::nn::Module& module,
     auto& file_slots = slots[i];
     std::sort(file_slots.begin(), file_slots.end(),
               [](const auto& a, const auto& b) { return a->begin < b->begin; });
-    const weights::WeightSink sink = [&file_slots](std::uint64_t offset,
-                                                   std::span<const std::byte> bytes) {
+    const weights::WeightSink sink = [&file_slots, &ring, queue](std::uint64_t offset,
+                                                                 std::span<const std::byte> bytes) {
       const std::uint64_t a = offset, b = offset + bytes.size();
       // First slot that ends after `a`.
       auto it = std::partition_point(file_slots.begin(), file_slots.end(),
@@ -413,7 +471,9 @@ core::Result<ModuleLoadReport> LoadModuleWeights(torch::nn::Module& module,
           Slot& slot = **it;
           const std::uint64_t lo = std::max(a, slot.begin), hi = std::min(b, slot.end);
           if (lo >= hi) continue;
-          if (slot.staged) {
+          if (slot.via_ring) {
+            UploadSlot(slot, *ring, *queue, lo, hi, bytes.data() + (lo - a));
+          } else if (slot.staged) {
             StageSlot(slot, lo, hi, bytes.data() + (lo - a));
           } else {
             FillSlot(slot, lo, hi, bytes.data() + (lo - a));
@@ -436,6 +496,15 @@ core::Result<ModuleLoadReport> LoadModuleWeights(torch::nn::Module& module,
       report.bytes_read += want;
       ++report.tensors_loaded;
     }
+  }
+  if (ring) {
+    try {
+      ring->Finish();  // every byte is in device memory (and converted) before it is used
+    } catch (const std::exception& e) {
+      return core::Internal(std::string("LibTorch failed while copying weights to the device: ") +
+                            e.what());
+    }
+    report.staging_host_bytes = ring->host_bytes();
   }
   // 4. Parameters that needed another dtype or device take their new data.
   try {

@@ -26,6 +26,8 @@
 
 namespace sdxl::sdxl {
 
+class DeviceCopyQueue;  // staging_ring.h
+
 struct ModuleLoadOptions {
   torch::Dtype dtype = torch::kFloat32;  // target dtype of floating-point tensors
   torch::Device device = torch::kCPU;
@@ -48,6 +50,11 @@ struct ModuleLoadOptions {
   // Gather every tensor's bytes in a host buffer and copy it to the parameter once complete
   // (what CUDA targets always do), also on the CPU. For tests of that path.
   bool stage_whole_tensors = false;
+  // Uploads every tensor through a StagingRing on this queue (staging_ring.h; not owned), whatever
+  // the target device: tests drive the ring with an asynchronous fake on the CPU. nullptr: CUDA
+  // targets go through a ring on a CUDA side stream ($SDXL_CUDA_STAGING=tensor: each tensor
+  // through its own pinned buffer instead).
+  DeviceCopyQueue* copy_queue = nullptr;
   // Where the files' bytes come from (not owned; weights/weight_source.h). nullptr: read the
   // files from disk (a FolderWeightSource).
   weights::WeightSource* source = nullptr;
@@ -56,6 +63,7 @@ struct ModuleLoadOptions {
 struct ModuleLoadReport {
   size_t tensors_loaded = 0;
   uint64_t bytes_read = 0;                      // bytes of tensor data read from the files
+  uint64_t staging_host_bytes = 0;              // host memory of the staging ring (0: none)
   std::vector<std::string> ignored_unexpected;  // file keys skipped by ignore_unexpected_suffixes
 };
 

@@ -208,7 +208,7 @@ torch::Tensor UNet2DConditionImpl::forward(const UNetInputs& in) {
 }
 
 core::Result<UNet2DCondition> LoadUNet(const std::filesystem::path& dir,
-                                       const ModelLoadOptions& options) {
+                                       const ModelLoadOptions& options, ModuleLoadReport* report) {
   SDXL_ASSIGN_OR_RETURN(auto config, LoadUNetConfig(dir));
   SDXL_ASSIGN_OR_RETURN(auto files, FindComponentWeights(dir, options.variant, options.source));
   try {
@@ -222,8 +222,8 @@ core::Result<UNet2DCondition> LoadUNet(const std::filesystem::path& dir,
     lo.dtype = options.dtype;
     lo.device = options.device;
     lo.source = options.source;
-    SDXL_ASSIGN_OR_RETURN(auto report, LoadModuleWeights(*unet, files, lo));
-    (void)report;
+    SDXL_ASSIGN_OR_RETURN(auto loaded, LoadModuleWeights(*unet, files, lo));
+    if (report) *report = std::move(loaded);
     unet->PrepareForInference(options.channels_last_on_cpu && options.device.is_cpu());
     return unet;
   } catch (const std::exception& e) {

@@ -16,6 +16,7 @@
 #include "core/status.h"
 #include "sdxl/model_config.h"
 #include "sdxl/model_load_options.h"
+#include "sdxl/module_loader.h"
 #include "sdxl/nn_blocks.h"
 
 namespace sdxl::sdxl {
@@ -69,7 +70,9 @@ class UNet2DConditionImpl : public torch::nn::Module {
 TORCH_MODULE(UNet2DCondition);
 
 // Reads <dir>/config.json, builds the UNet and loads its safetensors weights (eval, no grad).
+// `report` (optional) receives what the weight loader did (module_loader.h).
 [[nodiscard]] core::Result<UNet2DCondition> LoadUNet(const std::filesystem::path& dir,
-                                                     const ModelLoadOptions& options = {});
+                                                     const ModelLoadOptions& options = {},
+                                                     ModuleLoadReport* report = nullptr);
 
 }  // namespace sdxl::sdxl
