@@ -2,8 +2,9 @@
 // device memory (tools/gpu-check.sh's "local files -> GPU" line).
 //
 //   sdxl_load_driver MODEL_DIR DEVICE DTYPE [--cold]
-//       DEVICE cpu|cuda, DTYPE fp32|fp16|bf16. --cold: drop the weight files from the page cache
-//       first (posix_fadvise DONTNEED: clean pages only, no root needed), so the disk is read.
+//       DEVICE and DTYPE as `generate --device/--dtype` take them (request_shaping.h). --cold: drop
+//       the weight files from the page cache first (posix_fadvise DONTNEED: clean pages only, no
+//       root needed), so the disk is read.
 //
 // Builds MODEL_DIR/unet on the device with LoadUNet (allocation, the weights streamed in by the
 // module loader with the $SDXL_CUDA_STAGING path, fused projections) and prints one line:
@@ -19,7 +20,9 @@
 #include <cstdio>
 #include <string>
 
+#include "sdxl/request_shaping.h"
 #include "sdxl/staging_ring.h"
+#include "sdxl/torch_device.h"
 #include "sdxl/unet.h"
 
 namespace {
@@ -44,22 +47,14 @@ core::Status Run(int argc, char** argv) {
         "usage: sdxl_load_driver MODEL_DIR cpu|cuda fp32|fp16|bf16 [--cold]");
   }
   const fs::path unet_dir = fs::path(argv[1]) / "unet";
-  const std::string dev = argv[2], dt = argv[3];
-  if (dev != "cpu" && dev != "cuda") return core::InvalidArgument("DEVICE: cpu or cuda");
+  SDXL_ASSIGN_OR_RETURN(const DeviceKind device, ParseDevice(argv[2]));
+  SDXL_ASSIGN_OR_RETURN(const ComputeDtype dtype, ParseDtype(argv[3]));
   ModelLoadOptions options;
-  options.device = dev == "cuda" ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
-  if (dt == "fp32") {
-    options.dtype = torch::kFloat32;
-  } else if (dt == "fp16") {
-    options.dtype = torch::kFloat16;
-  } else if (dt == "bf16") {
-    options.dtype = torch::kBFloat16;
-  } else {
-    return core::InvalidArgument("DTYPE: fp32, fp16 or bf16");
-  }
+  SDXL_ASSIGN_OR_RETURN(options.device, ResolveDevice(device));
+  options.dtype = ResolveDtype(dtype, options.device);
+  const bool cuda = options.device.is_cuda();
   std::string staging = "none";
-  if (dev == "cuda") {
-    if (!torch::cuda::is_available()) return core::FailedPrecondition("no CUDA device visible");
+  if (cuda) {
     SDXL_ASSIGN_OR_RETURN(const CudaStaging s, CudaStagingFromEnvironment());
     staging = s == CudaStaging::kRing ? "ring" : "tensor";
     torch::empty({1}, torch::TensorOptions().device(options.device));  // CUDA context, untimed
@@ -73,7 +68,7 @@ core::Status Run(int argc, char** argv) {
   ModuleLoadReport report;
   const auto t0 = std::chrono::steady_clock::now();
   SDXL_ASSIGN_OR_RETURN(auto unet, LoadUNet(unet_dir, options, &report));
-  if (dev == "cuda") torch::cuda::synchronize();
+  if (cuda) torch::cuda::synchronize();
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   double checksum = 0;
   for (const auto& p : unet->parameters()) checksum += p.to(torch::kFloat64).sum().item<double>();

@@ -11,6 +11,7 @@
 #include "sdxl/cpu_caching_allocator.h"
 #include "sdxl/prompt_weighting.h"
 #include "sdxl/scheduler.h"
+#include "sdxl/torch_device.h"
 #include "sdxl/unet.h"
 #include "sdxl/vae.h"
 
@@ -126,29 +127,8 @@ core::Result<SdxlPipeline> SdxlPipeline::Load(const std::filesystem::path& dir,
     impl->scheduler_config.class_name = cls;
   }
   try {
-    const bool cuda = torch::cuda::is_available();
-    if (options.device == DeviceKind::kCuda && !cuda) {
-      return core::FailedPrecondition(
-          "--device cuda was asked but no CUDA GPU is visible; use --device cpu or auto");
-    }
-    impl->device =
-        (options.device == DeviceKind::kCuda || (options.device == DeviceKind::kAuto && cuda))
-            ? torch::Device(torch::kCUDA, 0)
-            : torch::Device(torch::kCPU);
-    switch (options.dtype) {
-      case ComputeDtype::kAuto:
-        impl->dtype = impl->device.is_cuda() ? torch::kFloat16 : torch::kFloat32;
-        break;
-      case ComputeDtype::kFloat32:
-        impl->dtype = torch::kFloat32;
-        break;
-      case ComputeDtype::kFloat16:
-        impl->dtype = torch::kFloat16;
-        break;
-      case ComputeDtype::kBFloat16:
-        impl->dtype = torch::kBFloat16;
-        break;
-    }
+    SDXL_ASSIGN_OR_RETURN(impl->device, ResolveDevice(options.device));
+    impl->dtype = ResolveDtype(options.dtype, impl->device);
     if (impl->device.is_cpu() && impl->dtype == torch::kFloat16) {
       return core::InvalidArgument(
           "float16 on the CPU is very slow and unsupported here; use --dtype fp32 or bf16 on CPU");
