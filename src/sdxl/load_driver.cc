@@ -44,7 +44,7 @@ core::Status Run(int argc, char** argv) {
   const bool cold = argc == 5 && std::string(argv[4]) == "--cold";
   if (argc != 4 && !cold) {
     return core::InvalidArgument(
-        "usage: sdxl_load_driver MODEL_DIR cpu|cuda fp32|fp16|bf16 [--cold]");
+        "usage: sdxl_load_driver MODEL_DIR auto|cpu|cuda auto|fp32|fp16|bf16 [--cold]");
   }
   const fs::path unet_dir = fs::path(argv[1]) / "unet";
   SDXL_ASSIGN_OR_RETURN(const DeviceKind device, ParseDevice(argv[2]));

@@ -83,10 +83,7 @@ StagingRing::~StagingRing() {
 
 int StagingRing::Acquire() {
   std::unique_lock<std::mutex> lock(mu_);
-  if (free_.empty()) {
-    ++waits_;
-    freed_.wait(lock, [this] { return !free_.empty(); });
-  }
+  freed_.wait(lock, [this] { return !free_.empty(); });
   const int i = free_.front();
   free_.pop_front();
   return i;
@@ -145,11 +142,6 @@ void StagingRing::Finish() {
 std::size_t StagingRing::host_bytes() const {
   std::lock_guard<std::mutex> lock(mu_);
   return allocated_;
-}
-
-std::uint64_t StagingRing::buffer_waits() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return waits_;
 }
 
 }  // namespace sdxl::sdxl

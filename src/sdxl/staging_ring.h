@@ -84,8 +84,6 @@ class StagingRing {
 
   // Host memory the ring holds (buffers allocated so far x buffer_bytes).
   std::size_t host_bytes() const;
-  // Times a caller found every buffer taken by other callers and waited for one.
-  std::uint64_t buffer_waits() const;
 
  private:
   struct Buffer {
@@ -97,11 +95,10 @@ class StagingRing {
 
   DeviceCopyQueue& queue_;
   const std::size_t buffer_bytes_;
-  mutable std::mutex mu_;  // guards free_, waits_, allocated_
+  mutable std::mutex mu_;  // guards free_, allocated_
   std::condition_variable freed_;
   std::vector<Buffer> buffers_;  // a buffer is touched only by the caller that acquired it
   std::deque<int> free_;         // least recently released first: its copy is the oldest
-  std::uint64_t waits_ = 0;
   std::size_t allocated_ = 0;
   std::mutex order_mu_;  // keeps CopyAsync/Record/then of one piece together, in one order
 };
