@@ -25,6 +25,14 @@ seed's Python script filled).
 Reports medians of wall s, client CPU s/GiB, peak RSS (process and tree), server CPU, and the
 ratios the cold-start issue asks for. Results: bench/results/coldstart-*.{md,json}.
 
+Memory state: on this VM (Firecracker, virtio-balloon free page reporting) memory a process frees
+goes back to the host within seconds, and the next process that takes it pays the host's faults
+inside the kernel's page zeroing: a float32 load right after a large process exits runs ~2x faster
+than one after a pause (bench/results/thp-20261206.md). So each run starts after --settle seconds
+of idle: the same state for every tool, that of a fresh VM.
+
+Peers need `pip install diffusers boto3 runai-model-streamer runai-model-streamer-s3` (diffusers
+and boto3 come with `make deps`).
 Quick try:  python3 bench/coldstart/run.py --data mid --runs 1
 Full run:   python3 bench/coldstart/run.py                   (6.9 GB, 3 runs; ~25 min here)
 """
@@ -89,8 +97,23 @@ def main() -> int:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/sdxl-bench-coldstart"))
     ap.add_argument("--out-dir", type=Path, default=REPO / "bench" / "results")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--settle", type=float, default=15.0,
+                    help="seconds of idle before each run, after the page cache is dropped: on a "
+                    "VM with free page reporting (virtio-balloon) the memory the previous tool "
+                    "freed goes back to the host meanwhile, so every tool starts from the same "
+                    "state, as on a fresh VM (0: back to back, whichever tool ran before)")
     args = ap.parse_args()
     tools = [t for t in args.tools.split(",") if t]
+    # The peers are Python packages the project's tests do not need: check them before the long
+    # preparation, not when their turn comes.
+    peers = {"seed": ("boto3", "diffusers"), "diffusers-warm": ("diffusers",),
+             "runai": ("runai_model_streamer", "boto3")}
+    missing = sorted({m for t in tools for m in peers.get(t, ())
+                      if importlib.util.find_spec(m) is None})
+    if missing:
+        pip = {"runai_model_streamer": "runai-model-streamer runai-model-streamer-s3"}
+        sys.exit(f"missing Python packages for the peers: {', '.join(missing)}; run `pip install "
+                 f"{' '.join(pip.get(m, m) for m in missing)}` or leave those tools out of --tools")
     work = args.workdir
     work.mkdir(parents=True, exist_ok=True)
     if args.data == "synthetic":
@@ -157,6 +180,7 @@ def main() -> int:
                 else:  # diffusers-warm
                     cmd = [sys.executable, str(HERE / "diffusers_load.py"), str(warm_dir)]
                 dropped = drop_caches() and dropped
+                time.sleep(args.settle)
                 log(f"run {run + 1}/{args.runs}: {tool}")
                 r = measure(cmd, env, nbytes, server_pid=server.pid)
                 log(f"  {r['wall_s']:.2f} s, {r['cpu_s_per_gib']:.2f} CPU s/GiB, peak RSS "
@@ -197,12 +221,13 @@ def main() -> int:
     meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
             "versions": tool_versions(args.binary), "bytes": nbytes, "weight_bytes": weight_bytes,
             "files": len(files), "runs": args.runs, "scale": args.scale,
-            "page_cache_dropped": dropped, "command": " ".join(sys.argv)}
+            "page_cache_dropped": dropped, "settle_s": args.settle, "command": " ".join(sys.argv)}
     lines = [f"# Cold-start benchmark {meta['date']}", "",
              f"Data: {args.data} SDXL pipeline ({data.name}), {len(files)} "
              f"files, {nbytes / GiB:.2f} GiB ({weight_bytes / GiB:.2f} GiB bf16 weights), scale "
              f"{args.scale}; SeaweedFS on 127.0.0.1 sharing the machine; median of {args.runs} "
-             f"runs, tools interleaved; page cache dropped before each run: {dropped}.",
+             f"runs, tools interleaved; page cache dropped before each run: {dropped}, then "
+             f"{args.settle:g} s idle (freed memory back to the host, as on a fresh VM).",
              f"Machine: {meta['machine']['cpu']}, {meta['machine']['cores']} cores, "
              f"{meta['machine']['memory_gib']} GiB.", f"Command: `{meta['command']}`", "",
              "| tool | wall s (median) | runs | client CPU s | CPU s/GiB | server CPU s | peak RSS MiB | tree RSS MiB |",

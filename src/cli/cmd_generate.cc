@@ -11,9 +11,12 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "cli/commands.h"
 #include "core/file_util.h"
@@ -67,43 +70,54 @@ core::Status CheckOutputFolder(const fs::path& out_dir) {
   return core::Status::Ok();
 }
 
-// --variant V: which weight components of a pipeline folder have V weights
+// --variant V: which weight components of a pipeline have V weights
 // (*.V.safetensors, *.V-0000N-of-0000M.safetensors or *.safetensors.index.V.json), and which have
-// weights but none of V (the engine falls back to their plain weights).
+// weights but none of V (the engine falls back to their plain weights). `files` are the
+// pipeline's files relative to its folder ("unet/diffusion_pytorch_model.fp16.safetensors").
 struct VariantCoverage {
   std::vector<std::string> with, without;
 };
-VariantCoverage CheckVariant(const fs::path& model_dir, const std::string& variant) {
-  VariantCoverage cov;
-  std::error_code ec;
-  std::vector<fs::path> components;
-  for (const auto& entry : fs::directory_iterator(model_dir, ec)) {
-    if (entry.is_directory(ec)) components.push_back(entry.path());
-  }
-  std::sort(components.begin(), components.end());
+VariantCoverage CheckVariant(const std::vector<std::string>& files, const std::string& variant) {
+  std::map<std::string, std::pair<bool, bool>> components;  // name -> (weights, has_variant)
   const std::string dotted = "." + variant;
-  for (const auto& comp : components) {
-    bool weights = false, has_variant = false;
-    for (const auto& f : fs::directory_iterator(comp, ec)) {
-      const std::string name = f.path().filename().string();
-      if (name.ends_with(".safetensors")) {
-        weights = true;
-        const auto pos = name.find(dotted);
-        if (pos != std::string::npos && pos + dotted.size() < name.size() &&
-            (name[pos + dotted.size()] == '.' || name[pos + dotted.size()] == '-')) {
-          has_variant = true;
-        }
-      } else if (name.ends_with(".safetensors.index" + dotted + ".json")) {
+  for (const auto& rel : files) {
+    const auto slash = rel.find('/');
+    if (slash == std::string::npos || rel.find('/', slash + 1) != std::string::npos) continue;
+    const std::string name = rel.substr(slash + 1);
+    auto& [weights, has_variant] = components[rel.substr(0, slash)];
+    if (name.ends_with(".safetensors")) {
+      weights = true;
+      const auto pos = name.find(dotted);
+      if (pos != std::string::npos && pos + dotted.size() < name.size() &&
+          (name[pos + dotted.size()] == '.' || name[pos + dotted.size()] == '-')) {
         has_variant = true;
       }
+    } else if (name.ends_with(".safetensors.index" + dotted + ".json")) {
+      has_variant = true;
     }
-    if (has_variant) {
-      cov.with.push_back(comp.filename().string());
-    } else if (weights) {
-      cov.without.push_back(comp.filename().string());
+  }
+  VariantCoverage cov;
+  for (const auto& [component, seen] : components) {
+    if (seen.second) {
+      cov.with.push_back(component);
+    } else if (seen.first) {
+      cov.without.push_back(component);
     }
   }
   return cov;
+}
+
+// The files of a local pipeline folder's components, relative to it ("unet/config.json").
+std::vector<std::string> ComponentFiles(const fs::path& model_dir) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& comp : fs::directory_iterator(model_dir, ec)) {
+    if (!comp.is_directory(ec)) continue;
+    for (const auto& f : fs::directory_iterator(comp.path(), ec)) {
+      files.push_back(comp.path().filename().string() + "/" + f.path().filename().string());
+    }
+  }
+  return files;
 }
 
 std::string JoinNames(const std::vector<std::string>& names) {
@@ -167,7 +181,7 @@ int RunGenerate(const GenerateArgs& a, const CliContext& ctx) {
   if (!a.variant.empty()) {
     auto plan = loader::PlanModel(a.model, ctx.env, pull);
     if (plan.ok() && !plan->pulls) {
-      const auto cov = CheckVariant(plan->dir, a.variant);
+      const auto cov = CheckVariant(ComponentFiles(plan->dir), a.variant);
       if (cov.with.empty()) {
         return ReportStatus(core::NotFound(
             "--variant " + a.variant + ": " + plan->dir.string() + " has no *." + a.variant +
@@ -205,7 +219,9 @@ int RunGenerate(const GenerateArgs& a, const CliContext& ctx) {
   const fs::path model_dir = loaded->pulled.dir;
   const double load_s = loaded->load_s;
   if (!a.variant.empty() && !variant_checked) {
-    const auto cov = CheckVariant(model_dir, a.variant);
+    // A pulled model's own file list: weights a full disk kept out of the cache folder count.
+    const auto cov = CheckVariant(
+        loaded->pulled.files.empty() ? ComponentFiles(model_dir) : loaded->pulled.files, a.variant);
     if (cov.with.empty()) {
       spdlog::warn(
           "--variant {} had no effect: {} has no *.{}.safetensors weights (prepare-model stores "

@@ -420,6 +420,7 @@ core::Result<PulledModel> PullModelImpl(storage::ObjectStore& store, const Model
   // 2. What the cache can keep.
   const auto t_plan = Clock::now();
   SDXL_ASSIGN_OR_RETURN(std::vector<Want> wants, PlanWants(remote, uri));
+  for (const auto& w : wants) result.files.push_back(w.rel);
   fs::create_directories(dir, ec);
   if (ec) {
     return core::ErrnoStatus("cannot create the cache folder " + dir.string() +

@@ -137,6 +137,9 @@ struct PulledModel {
   PullTimings timings;
   PullStats stats;
   bool had_manifest = false;  // the model carried sdxl-tigris-manifest.json
+  // Every file of the model, relative to `dir` ("unet/config.json"), whether it is in the folder
+  // or was not cached (a full disk): what the model holds, for checks like generate --variant.
+  std::vector<std::string> files;
 };
 
 // Brings bucket/prefix into the cache and returns the folder, ready for Engine::LoadPipeline.

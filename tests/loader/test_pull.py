@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -455,3 +456,43 @@ def test_a_full_disk_still_loads_without_the_cache(sdxl_binary, s3_server, bucke
     assert plain.returncode == 1, plain.stderr
     assert error_lines(plain.stderr) and "not enough disk space in " in plain.stderr
     assert "point MODEL_CACHE_DIR (--cache) at a larger disk" in plain.stderr, plain.stderr
+
+
+def test_variant_of_uncached_weights_counts_the_bucket_files(sdxl_binary, s3_server,
+                                                           tiny_lightning, tmp_path):
+    """`generate --variant fp16 --model s3://...` on a disk that cannot cache the weights: the
+    variant check after the load goes by the model's files in the bucket, not by the (weightless)
+    cache folder. A bucket filled by plain cp with fp16 weights in every component but the VAE
+    warns about the VAE only, never that --variant had no effect."""
+    if not (sdxl_binary.parent / "libsdxl-engine.so").exists():
+        pytest.skip("libsdxl-engine.so not built (SDXL_WITH_TORCH=OFF)")
+    model = tmp_path / "model"
+    shutil.copytree(tiny_lightning, model)
+    for component in ("unet", "text_encoder", "text_encoder_2"):
+        for f in list((model / component).glob("*.safetensors")):
+            shutil.copyfile(f, f.with_suffix(".fp16.safetensors"))
+    env = s3_server.env()
+    bucket = s3_server.new_bucket("variant")
+    url = f"s3://{bucket}/m"
+    cp = subprocess.run([sdxl_binary, "-q", "cp", "--recursive", model, url], env=env,
+                        capture_output=True, text=True, timeout=300)
+    assert cp.returncode == 0, cp.stderr
+    files = [p for p in model.rglob("*") if p.is_file()]
+    small = sum(p.stat().st_size for p in files if not p.name.endswith(".safetensors"))
+    assert sum(p.stat().st_size for p in files if p.name.endswith(".safetensors")) > (1 << 20)
+    cache = tmp_path / "small"
+    cache.mkdir()
+    env["MODEL_CACHE_DIR"] = str(cache)
+    args = ["generate", "--model", url, "--prompt", "a red fox", "--seed", "7", "--steps", "1",
+            "--variant", "fp16", "--out", tmp_path / "o.png"]
+    proc = subprocess.run(on_small_disk(cache, small + (256 << 10),
+                                        [sdxl_binary, *args]),
+                          env=env, capture_output=True, text=True, timeout=300)
+    if proc.returncode == 97:
+        pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.strip()}")
+    assert proc.returncode == 0, proc.stderr
+    assert "not enough disk space in " in proc.stderr, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if "--variant fp16" in line]
+    assert len(warnings) == 1, proc.stderr
+    assert "vae has no fp16 weights" in warnings[0] and "unet" not in warnings[0], warnings
+    assert "had no effect" not in proc.stderr, proc.stderr
