@@ -6,6 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -19,6 +24,16 @@ namespace {
 // Pieces handed to the sink: large enough that per-call costs vanish, small enough that a few of
 // them in flight cost little memory.
 constexpr std::uint64_t kPiece = 16ull << 20;
+// Alignment of O_DIRECT reads (offset, length and buffer): the largest logical block size in use.
+constexpr std::uint64_t kDirectAlign = 4096;
+
+// Whether every page of the mapped range [addr, addr + length) is in the page cache (mincore; no
+// I/O). `addr` is page-aligned.
+bool Resident(void* addr, std::uint64_t length, std::uint64_t page) {
+  std::vector<unsigned char> pages((length + page - 1) / page);
+  if (::mincore(addr, length, pages.data()) != 0) return true;  // unknown: the mapped path
+  return std::all_of(pages.begin(), pages.end(), [](unsigned char p) { return (p & 1) != 0; });
+}
 
 core::Status ReadAt(int fd, std::byte* out, std::uint64_t length, std::uint64_t offset,
                     const fs::path& path) {
@@ -62,12 +77,15 @@ core::Status StreamFileRange(const fs::path& path, std::uint64_t begin, std::uin
     return core::DataLoss(path.string() + " is " + std::to_string(st.st_size) +
                           " bytes, shorter than expected (" + std::to_string(end) + ")");
   }
-  // The mapping covers [0, end): page-aligned and no larger than needed.
+  // The mapping covers [0, end): page-aligned and no larger than needed. It serves the pieces
+  // that are in the page cache; the others are read with O_DIRECT when the file system allows.
   void* map = ::mmap(nullptr, end, PROT_READ, MAP_SHARED, fd.get(), 0);
   if (map == MAP_FAILED) return core::ErrnoStatus("cannot map " + path.string(), errno);
   const auto* base = static_cast<const std::byte*>(map);
-  ::madvise(map, end, MADV_SEQUENTIAL);
-  const long page = ::sysconf(_SC_PAGESIZE);
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  core::UniqueFd direct_fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT));
+  std::atomic<bool> direct{direct_fd.valid()};
+  if (!direct) ::madvise(map, end, MADV_SEQUENTIAL);
 
   const std::uint64_t pieces = (end - begin + kPiece - 1) / kPiece;
   std::atomic<std::uint64_t> next{0};
@@ -80,6 +98,7 @@ core::Status StreamFileRange(const fs::path& path, std::uint64_t begin, std::uin
     failed = true;
   };
   auto work = [&] {
+    std::unique_ptr<std::byte, decltype(&std::free)> buffer(nullptr, &std::free);
     for (std::uint64_t i = next.fetch_add(1); i < pieces && !failed; i = next.fetch_add(1)) {
       if (stop) {
         core::Status s = stop();
@@ -87,16 +106,44 @@ core::Status StreamFileRange(const fs::path& path, std::uint64_t begin, std::uin
       }
       const std::uint64_t a = begin + i * kPiece;
       const std::uint64_t b = std::min(end, a + kPiece);
+      const std::uint64_t pa = a & ~(page - 1);  // the piece's pages: [pa, pb)
+      const std::uint64_t pb = std::min(end, (b + page - 1) & ~(page - 1));
+      core::Status s;
+      if (direct && !Resident(const_cast<std::byte*>(base) + pa, pb - pa, page)) {
+        // Not (all) in the page cache: read it straight into this reader's buffer, which the
+        // next pieces reuse. The read is aligned to whole pages; the file's end may cut it short.
+        const std::uint64_t db = (b + kDirectAlign - 1) & ~(kDirectAlign - 1);
+        const std::uint64_t da = a & ~(kDirectAlign - 1);
+        if (!buffer) {
+          buffer.reset(
+              static_cast<std::byte*>(std::aligned_alloc(kDirectAlign, kPiece + 2 * kDirectAlign)));
+          if (!buffer) {
+            return fail(
+                core::ErrnoStatus("cannot allocate a read buffer for " + path.string(), ENOMEM));
+          }
+        }
+        const core::IoResult r =
+            core::PreadFull(direct_fd.get(), buffer.get(), static_cast<std::size_t>(db - da), da);
+        if (r.ok() && r.done >= b - da) {
+          s = sink(a, std::span<const std::byte>(buffer.get() + (a - da), b - a));
+          if (!s.ok()) return fail(std::move(s));
+          continue;
+        }
+        if (r.ok()) return fail(core::DataLoss(path.string() + " is shorter than its header says"));
+        if (r.error != EINVAL) {
+          return fail(core::ErrnoStatus("cannot read " + path.string(), r.error));
+        }
+        direct = false;  // the file system refused the direct read: mapped reads from now on
+      }
       // Ask for the piece ahead of touching it, so the reads are large.
-      ::madvise(const_cast<std::byte*>(base) + (a & ~static_cast<std::uint64_t>(page - 1)),
-                b - (a & ~static_cast<std::uint64_t>(page - 1)), MADV_WILLNEED);
-      core::Status s = sink(a, std::span<const std::byte>(base + a, b - a));
+      ::madvise(const_cast<std::byte*>(base) + pa, b - pa, MADV_WILLNEED);
+      s = sink(a, std::span<const std::byte>(base + a, b - a));
       if (!s.ok()) return fail(std::move(s));
       // Whole pages of this piece are no longer needed: drop them from our resident set (the
       // page cache keeps them for other readers).
-      const std::uint64_t pa = (a + page - 1) & ~static_cast<std::uint64_t>(page - 1);
-      const std::uint64_t pb = b & ~static_cast<std::uint64_t>(page - 1);
-      if (pb > pa) ::madvise(const_cast<std::byte*>(base) + pa, pb - pa, MADV_DONTNEED);
+      const std::uint64_t fa = (a + page - 1) & ~(page - 1);
+      const std::uint64_t fb = b & ~(page - 1);
+      if (fb > fa) ::madvise(const_cast<std::byte*>(base) + fa, fb - fa, MADV_DONTNEED);
     }
   };
   const int n = static_cast<int>(std::clamp<std::uint64_t>(threads, 1, pieces));

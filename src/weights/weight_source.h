@@ -69,10 +69,12 @@ class WeightSource {
   virtual void Cancel(const core::Status& status) = 0;
 };
 
-// Reads a folder already on local disk: the files as they are, no waiting. Stream maps the file
-// and hands out its pages from a few threads (the kernel reads ahead); pages already delivered
-// are dropped from the process (MADV_DONTNEED), so reading a model costs no resident memory
-// beyond what the sink keeps.
+// Reads a folder already on local disk: the files as they are, no waiting. Stream hands out 16 MiB
+// pieces from a few threads: a piece in the page cache straight from a mapping of the file (its
+// pages dropped from the process once delivered), any other with O_DIRECT into the reader's own
+// buffer, reused for its next pieces. So reading a model costs no resident memory beyond what the
+// sink keeps, and a cold read does not fill the page cache: on a VM every fresh page also costs
+// the host a fault, and the engine's parameters need all the fresh memory there is.
 class FolderWeightSource : public WeightSource {
  public:
   // `threads`: readers per Stream call (pages fault in parallel, the sink runs on them).
@@ -95,7 +97,8 @@ class FolderWeightSource : public WeightSource {
 core::Result<SafetensorsHeader> ReadSafetensorsHeaderFromFile(const std::filesystem::path& path);
 
 // Streams [begin, end) of a local file into `sink` as FolderWeightSource::Stream does (pieces of
-// at most 16 MiB, `threads` readers, pages dropped once delivered). `stop` (optional) is called
+// at most 16 MiB, `threads` readers; cached pieces from a mapping, the others with O_DIRECT, or
+// from the mapping too where the file system has no direct I/O). `stop` (optional) is called
 // between pieces; a non-OK status it returns ends the stream with that status. Also used by
 // sources that serve files already cached on disk.
 core::Status StreamFileRange(const std::filesystem::path& path, std::uint64_t begin,
