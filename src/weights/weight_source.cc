@@ -108,7 +108,6 @@ core::Status StreamFileRange(const fs::path& path, std::uint64_t begin, std::uin
       const std::uint64_t b = std::min(end, a + kPiece);
       const std::uint64_t pa = a & ~(page - 1);  // the piece's pages: [pa, pb)
       const std::uint64_t pb = std::min(end, (b + page - 1) & ~(page - 1));
-      core::Status s;
       if (direct && !Resident(const_cast<std::byte*>(base) + pa, pb - pa, page)) {
         // Not (all) in the page cache: read it straight into this reader's buffer, which the
         // next pieces reuse. The read is aligned to whole pages; the file's end may cut it short.
@@ -125,7 +124,7 @@ core::Status StreamFileRange(const fs::path& path, std::uint64_t begin, std::uin
         const core::IoResult r =
             core::PreadFull(direct_fd.get(), buffer.get(), static_cast<std::size_t>(db - da), da);
         if (r.ok() && r.done >= b - da) {
-          s = sink(a, std::span<const std::byte>(buffer.get() + (a - da), b - a));
+          core::Status s = sink(a, std::span<const std::byte>(buffer.get() + (a - da), b - a));
           if (!s.ok()) return fail(std::move(s));
           continue;
         }
@@ -137,7 +136,7 @@ core::Status StreamFileRange(const fs::path& path, std::uint64_t begin, std::uin
       }
       // Ask for the piece ahead of touching it, so the reads are large.
       ::madvise(const_cast<std::byte*>(base) + pa, b - pa, MADV_WILLNEED);
-      s = sink(a, std::span<const std::byte>(base + a, b - a));
+      core::Status s = sink(a, std::span<const std::byte>(base + a, b - a));
       if (!s.ok()) return fail(std::move(s));
       // Whole pages of this piece are no longer needed: drop them from our resident set (the
       // page cache keeps them for other readers).

@@ -28,6 +28,7 @@ std::size_t ResidentPages(const std::filesystem::path& path) {
   const auto size = static_cast<std::size_t>(std::filesystem::file_size(path));
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd.get(), 0);
   EXPECT_NE(map, MAP_FAILED);
+  if (map == MAP_FAILED) return 0;
   const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
   std::vector<unsigned char> pages((size + page - 1) / page);
   EXPECT_EQ(::mincore(map, size, pages.data()), 0);
